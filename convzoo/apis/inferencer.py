@@ -1,0 +1,105 @@
+"""One inference entry point for every convzoo task: image, numpy array, folder, glob or video in.
+
+    from convzoo.apis import Inferencer
+    infer = Inferencer('configs/demo/sepc_lite_retinanet_demo.py', 'work_dirs/.../epoch_12.pth')
+    results = infer('photo.jpg', out_dir='work_dirs/vis')        # list of per-frame result dicts
+
+Outputs under ``out_dir``: a drawn image per input image, or a drawn video (same frame rate and size) per video,
+and the results as JSON. Files are written under a temporary name and renamed when complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+from typing import Iterable
+
+import cv2
+import numpy as np
+from mmengine.config import Config
+from tqdm import tqdm
+
+from convzoo.apis.sources import Frame, SourceError, VideoSource, open_source, read_image
+from convzoo.apis.tasks import task_for
+
+
+def _write_atomic(path: str, write) -> None:
+    tmp = f'{path}.part{osp.splitext(path)[1]}'
+    write(tmp)
+    os.replace(tmp, path)
+
+
+class Inferencer:
+
+    def __init__(self, config: str | Config, checkpoint: str | None = None, device: str = 'cpu',
+                 cfg_options: dict | None = None, batch_size: int = 4, score_thr: float = 0.3):
+        import convzoo  # noqa: F401  (registration, compatibility fixes)
+        from convzoo.utils.checkpoint import load_model_weights
+        from convzoo.utils.config import load_config
+        cfg = load_config(config, cfg_options) if isinstance(config, str) else config
+        self.cfg, self.batch_size = cfg, batch_size
+        self.task = task_for(cfg, score_thr=score_thr)
+        self.model = self.task.build_model()
+        meta = None
+        if checkpoint:
+            meta = load_model_weights(self.model, checkpoint, strict=True).get('meta')
+        self.task.set_meta(meta)
+        self.model.to(device).eval()
+
+    def predict_frames(self, frames: Iterable[Frame]):
+        """Yield (frame, result) for frames, run in batches."""
+        batch: list[Frame] = []
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == self.batch_size:
+                yield from zip(batch, self.task.predict(self.model, [f.image for f in batch]))
+                batch = []
+        if batch:
+            yield from zip(batch, self.task.predict(self.model, [f.image for f in batch]))
+
+    def __call__(self, source, out_dir: str | None = None, progress: bool = True) -> list[dict]:
+        kind, items = open_source(source)
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+        if kind == 'video':
+            return self._run_video(items, out_dir, progress)
+        frames = items if kind != 'images' else (read_image(p) for p in items)
+        results = []
+        bar = tqdm(total=len(items), desc='inference', unit='img', disable=not progress or len(items) < 2)
+        for frame, result in self.predict_frames(frames):
+            result = dict(result, source=frame.path or frame.name, notes=frame.notes)
+            results.append(result)
+            if out_dir:
+                drawn = self.task.draw(frame.image, result)
+                _write_atomic(osp.join(out_dir, f'{frame.name}.jpg'), lambda p: cv2.imwrite(p, drawn))
+                _write_atomic(osp.join(out_dir, f'{frame.name}.json'),
+                              lambda p: open(p, 'w').write(json.dumps(result)))
+            bar.update()
+        bar.close()
+        return results
+
+    def _run_video(self, video: VideoSource, out_dir: str | None, progress: bool) -> list[dict]:
+        stem = osp.splitext(osp.basename(video.path))[0]
+        writer, tmp_video = None, None
+        if out_dir:
+            tmp_video = osp.join(out_dir, f'{stem}.part.mp4')
+            writer = cv2.VideoWriter(tmp_video, cv2.VideoWriter_fourcc(*'mp4v'), video.fps, video.size)
+        results = []
+        bar = tqdm(total=len(video) or None, desc=f'video {stem}', unit='frame', disable=not progress)
+        for frame, result in self.predict_frames(video):
+            results.append(dict(result, frame=frame.index))
+            if writer is not None:
+                writer.write(self.task.draw(frame.image, result))
+            bar.update()
+        bar.close()
+        if video.skipped:
+            print(f'[convzoo] {video.path}: {video.skipped} frame(s) could not be decoded and were skipped')
+        if not results:
+            raise SourceError(f'{video.path}: no frame could be decoded')
+        if writer is not None:
+            writer.release()
+            summary = dict(source=video.path, fps=video.fps, size=video.size, frames=len(results),
+                           skipped_frames=video.skipped, results=results)
+            _write_atomic(osp.join(out_dir, f'{stem}.json'), lambda p: open(p, 'w').write(json.dumps(summary)))
+            os.replace(tmp_video, osp.join(out_dir, f'{stem}.mp4'))
+        return results

@@ -1,0 +1,1 @@
+"""Backbones (registered in the host library's ``MODELS``)."""

@@ -1,0 +1,4 @@
+"""Detection necks (registered in ``mmdet.registry.MODELS``)."""
+from convzoo.necks.sepc import SEPC
+
+__all__ = ['SEPC']

@@ -1,0 +1,85 @@
+"""Embedded datasets: small, deterministic datasets generated from images that installed packages ship.
+
+No dataset can be downloaded here, so demos and tests train and evaluate on data convzoo writes itself. A builder
+writes into a temporary folder that is renamed into place only when complete, and a marker records the builder's
+version, so an interrupted run never leaves a folder that looks complete and a changed builder regenerates.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+_BUILDERS: dict[str, tuple[Callable[[Path], None], str]] = {}
+MARKER = '.convzoo-embedded.json'
+DEFAULT_ROOT = Path('data/embedded')
+
+# scikit-image photographs that load without the network (grayscale ones are turned into RGB).
+PHOTO_NAMES = ('astronaut', 'coffee', 'chelsea', 'rocket', 'camera', 'coins', 'moon', 'grass', 'gravel', 'brick',
+               'immunohistochemistry', 'hubble_deep_field', 'clock', 'stereo_motorcycle')
+
+
+def register_embedded(name: str, version: str):
+    """Register ``builder(root)`` that writes the dataset ``name`` into the empty folder ``root``."""
+    def wrap(builder):
+        _BUILDERS[name] = (builder, version)
+        return builder
+    return wrap
+
+
+def embedded_names() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def is_complete(root: Path, name: str) -> bool:
+    marker = Path(root) / MARKER
+    if name not in _BUILDERS or not marker.is_file():
+        return False
+    try:
+        info = json.loads(marker.read_text())
+    except ValueError:
+        return False
+    return info.get('name') == name and info.get('version') == _BUILDERS[name][1]
+
+
+def ensure_embedded(name: str, root: str | os.PathLike | None = None, log: Callable[[str], None] = print) -> Path:
+    """Return the folder of embedded dataset ``name``, generating it first if it is missing or stale."""
+    if name not in _BUILDERS:
+        raise KeyError(f'unknown embedded dataset {name!r}; known: {embedded_names()}')
+    root = Path(root) if root is not None else DEFAULT_ROOT / name
+    if is_complete(root, name):
+        return root
+    builder, version = _BUILDERS[name]
+    root.parent.mkdir(parents=True, exist_ok=True)
+    log(f'[convzoo] generating the embedded dataset {name!r} into {root} ...')
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.', dir=root.parent))
+    try:
+        builder(tmp)
+        (tmp / MARKER).write_text(json.dumps({'name': name, 'version': version}))
+        if root.exists():
+            if is_complete(root, name):  # another process finished first
+                return root
+            shutil.rmtree(root)
+        os.replace(tmp, root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log(f'[convzoo] embedded dataset {name!r} ready at {root}')
+    return root
+
+
+def bundled_photos() -> dict[str, np.ndarray]:
+    """The scikit-image photographs available offline, as RGB uint8 arrays."""
+    import skimage.data
+    photos = {}
+    for name in PHOTO_NAMES:
+        img = getattr(skimage.data, name)()
+        img = img[0] if isinstance(img, tuple) else img
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        photos[name] = np.ascontiguousarray(img[..., :3].astype(np.uint8))
+    return photos

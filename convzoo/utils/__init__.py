@@ -1,0 +1,1 @@
+"""Stack compatibility, checkpoint loading and config checks."""

@@ -1,0 +1,104 @@
+"""The inference API: image, array, folder, glob and video give the same detections for the same frame."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from convzoo.apis import Inferencer, SourceError
+
+CONFIG = 'configs/demo/sepc_lite_retinanet_demo.py'
+
+
+@pytest.fixture(scope='module')
+def inferencer(tmp_path_factory, shapes_root):
+    """A demo detector with weights made to fire (random weights, cls bias raised) saved as a checkpoint."""
+    from convzoo.utils.config import load_config
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    cfg = load_config(CONFIG)
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.nn.init.constant_(model.bbox_head.retina_cls.bias, 2.0)
+    path = tmp_path_factory.mktemp('ckpt') / 'model.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': ('a', 'b', 'c')}}}, path)
+    return Inferencer(CONFIG, str(path), score_thr=0.5, batch_size=2)
+
+
+@pytest.fixture(scope='module')
+def frames(shapes_root, tmp_path_factory):
+    """Three dataset images as a video, and the decoded video frames saved losslessly as PNG files."""
+    folder = tmp_path_factory.mktemp('frames')
+    video = str(folder.parent / 'clip.mp4')
+    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 5.0, (160, 160))
+    for i in (1, 2, 3):
+        writer.write(cv2.imread(str(shapes_root / f'val/{i:05d}.jpg')))
+    writer.release()
+    cap = cv2.VideoCapture(video)
+    for i in range(3):
+        ok, img = cap.read()
+        assert ok
+        cv2.imwrite(str(folder / f'f{i}.png'), img)
+    return folder, video
+
+
+def _same(a, b):
+    assert a['labels'] == b['labels'] and a['class_names'] == b['class_names']
+    assert np.allclose(a['boxes'], b['boxes'], atol=1e-2) and np.allclose(a['scores'], b['scores'], atol=1e-4)
+
+
+def test_image_array_folder_glob_and_video_agree(inferencer, frames, tmp_path):
+    folder, video = frames
+    by_image = inferencer(str(folder / 'f1.png'))[0]
+    assert by_image['boxes'], 'the fixture model should produce detections'
+    by_array = inferencer(cv2.imread(str(folder / 'f1.png')))[0]
+    by_folder = inferencer(str(folder))
+    by_glob = inferencer(str(folder / '*.png'))
+    by_video = inferencer(video, out_dir=str(tmp_path / 'out'))
+    assert len(by_folder) == len(by_glob) == len(by_video) == 3
+    for other in (by_array, by_folder[1], by_glob[1], by_video[1]):
+        _same(by_image, other)
+    # the drawn video has the input's frame count, size and rate; the JSON says how many frames were read
+    cap = cv2.VideoCapture(str(tmp_path / 'out/clip.mp4'))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3 and cap.get(cv2.CAP_PROP_FPS) == pytest.approx(5.0)
+    assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (160, 160)
+    summary = json.loads((tmp_path / 'out/clip.json').read_text())
+    assert summary['frames'] == 3 and summary['skipped_frames'] == 0
+    assert not list((tmp_path / 'out').glob('*.part*'))
+
+
+def test_drawn_image_and_json_are_written(inferencer, frames, tmp_path):
+    folder, _ = frames
+    result = inferencer(str(folder / 'f0.png'), out_dir=str(tmp_path))[0]
+    drawn = cv2.imread(str(tmp_path / 'f0.jpg'))
+    assert drawn.shape == (160, 160, 3)
+    assert not np.array_equal(drawn, cv2.imread(str(folder / 'f0.png')))  # boxes were drawn
+    assert json.loads((tmp_path / 'f0.json').read_text())['boxes'] == result['boxes']
+
+
+def test_gray_rgba_and_16_bit_images_are_converted(inferencer, frames, tmp_path):
+    folder, _ = frames
+    img = cv2.imread(str(folder / 'f1.png'))
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(tmp_path / 'gray.png'), gray)
+    cv2.imwrite(str(tmp_path / 'rgba.png'), cv2.cvtColor(img, cv2.COLOR_BGR2BGRA))
+    cv2.imwrite(str(tmp_path / 'deep.png'), img.astype(np.uint16) * 257)
+    rgba, deep = inferencer(str(tmp_path / 'rgba.png'))[0], inferencer(str(tmp_path / 'deep.png'))[0]
+    assert 'alpha channel dropped' in rgba['notes'] and '16-bit scaled to 8-bit' in deep['notes']
+    _same(inferencer(str(folder / 'f1.png'))[0], rgba)
+    _same(inferencer(str(folder / 'f1.png'))[0], deep)
+    assert 'grayscale replicated to 3 channels' in inferencer(str(tmp_path / 'gray.png'))[0]['notes']
+
+
+def test_bad_sources_have_clear_messages(inferencer, tmp_path):
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(SourceError, match='contains no images'):
+        inferencer(str(tmp_path / 'empty'))
+    (tmp_path / 'broken.mp4').write_bytes(b'not a video')
+    with pytest.raises(SourceError, match=r'broken\.mp4: cannot be opened'):
+        inferencer(str(tmp_path / 'broken.mp4'))
+    with pytest.raises(SourceError, match='no such file'):
+        inferencer(str(tmp_path / 'missing.jpg'))

@@ -1,88 +1,29 @@
-"""Per-task adapters of the inference API: how to build the model, prepare frames, predict and draw.
+"""Registry of per-task inference adapters.
 
-A config's ``default_scope`` picks the adapter (``mmdet`` -> detection). Later tasks add theirs to ``TASKS``.
+An adapter class is constructed as ``Adapter(cfg, score_thr=...)`` and provides ``build_model()``,
+``set_meta(checkpoint_meta)``, ``predict(model, images) -> list[dict]`` (JSON-able results) and
+``draw(image, result) -> image``; its classmethod ``matches(cfg)`` says whether it serves a config. Each task
+registers its adapter from its own module (e.g. ``convzoo/tasks/detection/inference.py``); the adapter with the
+highest priority among those that match wins, so a specialised adapter (rotated boxes) overrides a general one.
 """
 from __future__ import annotations
 
-import copy
-
-import cv2
-import numpy as np
-import torch
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
-from mmengine.registry import init_default_scope
+
+_ADAPTERS: list[tuple[int, type]] = []
 
 
-def _palette(n: int, given=None) -> list[tuple[int, int, int]]:
-    if given and len(given) >= n:
-        return [tuple(int(c) for c in p) for p in given[:n]]
-    hsv = np.stack([np.arange(n) * 180 // max(n, 1), np.full(n, 200), np.full(n, 255)], 1).astype(np.uint8)
-    return [tuple(int(c) for c in p) for p in cv2.cvtColor(hsv[None], cv2.COLOR_HSV2RGB)[0]]
-
-
-class DetectionTask:
-    """mmdet detectors: boxes, scores and labels with class names."""
-
-    scope = 'mmdet'
-
-    def __init__(self, cfg: Config, score_thr: float = 0.3):
-        init_default_scope(cfg.get('default_scope', self.scope))
-        self.cfg, self.score_thr = cfg, score_thr
-        pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
-        pipeline = [t for t in pipeline if 'LoadAnnotations' not in t['type']]
-        pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
-        self.pipeline = Compose(pipeline)
-        self.classes: tuple[str, ...] = ()
-        self.palette: list = []
-
-    def build_model(self) -> torch.nn.Module:
-        from mmdet.registry import MODELS
-        return MODELS.build(self.cfg.model)
-
-    def set_meta(self, checkpoint_meta: dict | None) -> None:
-        meta = (checkpoint_meta or {}).get('dataset_meta') or self.cfg.test_dataloader.dataset.get('metainfo') or {}
-        if not meta.get('classes'):
-            from mmdet.datasets import CocoDataset
-            meta = CocoDataset.METAINFO
-        self.classes = tuple(meta['classes'])
-        self.palette = _palette(len(self.classes), meta.get('palette'))
-
-    @torch.no_grad()
-    def predict(self, model: torch.nn.Module, images: list[np.ndarray]) -> list[dict]:
-        batch = pseudo_collate([self.pipeline(dict(img=img, img_id=i)) for i, img in enumerate(images)])
-        results = []
-        for sample in model.test_step(batch):
-            inst = sample.pred_instances
-            keep = inst.scores >= self.score_thr
-            labels = inst.labels[keep].tolist()
-            results.append(dict(boxes=inst.bboxes[keep].round(decimals=2).tolist(),
-                                scores=inst.scores[keep].round(decimals=4).tolist(), labels=labels,
-                                class_names=[self.classes[i] for i in labels]))
-        return results
-
-    def draw(self, image: np.ndarray, result: dict) -> np.ndarray:
-        canvas = image.copy()
-        thickness = max(1, round(min(image.shape[:2]) / 300))
-        for box, score, label in zip(result['boxes'], result['scores'], result['labels']):
-            x1, y1, x2, y2 = (int(round(v)) for v in box)
-            colour = self.palette[label][::-1]  # RGB palette -> BGR canvas
-            cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
-            text = f'{self.classes[label]} {score:.2f}'
-            scale = 0.35 * thickness
-            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-            ty = y1 - 2 if y1 - th - 4 >= 0 else y2 + th + 2
-            cv2.rectangle(canvas, (x1, ty - th - 2), (x1 + tw + 2, ty + 2), colour, -1)
-            cv2.putText(canvas, text, (x1 + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
-                        cv2.LINE_AA)
-        return canvas
-
-
-TASKS = {'mmdet': DetectionTask}
+def register_task(priority: int = 0):
+    def wrap(cls):
+        _ADAPTERS.append((priority, cls))
+        _ADAPTERS.sort(key=lambda item: -item[0])
+        return cls
+    return wrap
 
 
 def task_for(cfg: Config, **kwargs):
-    scope = cfg.get('default_scope', 'mmdet')
-    if scope not in TASKS:
-        raise ValueError(f'no inference support for configs of scope {scope!r} (known: {sorted(TASKS)})')
-    return TASKS[scope](cfg, **kwargs)
+    for _, cls in _ADAPTERS:
+        if cls.matches(cfg):
+            return cls(cfg, **kwargs)
+    raise ValueError(f'no inference adapter serves this config (default_scope={cfg.get("default_scope")!r}, '
+                     f'model type {cfg.model.get("type")!r}); known: {[c.__name__ for _, c in _ADAPTERS]}')

@@ -1,2 +1,2 @@
-"""Per-task code beyond what mmdet/mmseg ship: datasets, metrics, models and embedded data."""
-from convzoo.tasks import detection  # noqa: F401
+"""Per-task code beyond what mmdet/mmseg ship: datasets, metrics, models, embedded data, inference adapters."""
+from convzoo.tasks import detection, restoration, rotated, segmentation  # noqa: F401  (registration)

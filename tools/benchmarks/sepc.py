@@ -1,0 +1,48 @@
+"""SEPC suite: RetinaNet-FPN vs SEPC-lite vs full SEPC, R50, 640x640, batch 1, CPU latency."""
+import torch
+
+from convzoo.utils.benchmark import report, time_round_robin
+
+
+def build_detector(config: str):
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from convzoo.utils.config import load_config
+    cfg = load_config(config)
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model.eval()
+
+
+def bench_sepc(args, size: int = 640) -> list:
+    configs = {'RetinaNet-FPN (baseline)': 'configs/retinanet_baseline.py',
+               'SEPC-lite RetinaNet': 'configs/sepc_lite_retinanet.py',
+               'full SEPC RetinaNet': 'configs/sepc_retinanet.py'}
+    x = torch.randn(1, 3, size, size)
+    models = {name: build_detector(cfg) for name, cfg in configs.items()}
+    with torch.inference_mode():
+        times = time_round_robin({n: (lambda m=m: m(x, mode='tensor')) for n, m in models.items()}, args.repeats)
+        rows = report(f'Detector latency, R50, {size}x{size}, batch 1, CPU ({torch.get_num_threads()} threads), '
+                      'network forward (post-processing excluded)', times, 'RetinaNet-FPN (baseline)',
+                      {'SEPC-lite RetinaNet': 1.10, 'full SEPC RetinaNet': 1.25})
+        # Where the time goes: the SEPC neck replaces RetinaNet's towers; the deformable convs are its extra.
+        feats = models['RetinaNet-FPN (baseline)'].extract_feat(x)
+        full = models['full SEPC RetinaNet'].neck[1]
+        lite = models['SEPC-lite RetinaNet'].neck[1]
+        rigid = build_detector('configs/ibn_pconv_retinanet.py').neck[1]
+        parts = time_round_robin({
+            'RetinaNet towers + cls/reg convs': lambda: models['RetinaNet-FPN (baseline)'].bbox_head(feats),
+            'SEPC head convs (cls/reg only)': lambda: models['SEPC-lite RetinaNet'].bbox_head(full(feats)),
+            'SEPC neck, rigid (iBN+PConv)': lambda: rigid(feats),
+            'SEPC neck, lite (DCN in cls/reg convs)': lambda: lite(feats),
+            'SEPC neck, full (DCN at levels >= 1)': lambda: full(feats),
+            'backbone ResNet-50 + FPN': lambda: models['RetinaNet-FPN (baseline)'].extract_feat(x),
+        }, args.repeats)
+        rows += report('Parts on the same features', parts, 'RetinaNet towers + cls/reg convs')
+    return rows
+
+
+SUITES = {'sepc': bench_sepc}

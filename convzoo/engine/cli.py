@@ -9,11 +9,12 @@ import re
 import sys
 from typing import Callable
 
+from convzoo.apis.sources import SourceError
 from convzoo.tasks.detection.coco_check import AnnotationError
 from convzoo.utils.compat import CheckpointError
 from convzoo.utils.config import ConfigError, DictAction, load_config
 
-USER_ERRORS = (ConfigError, CheckpointError, AnnotationError, FileNotFoundError)
+USER_ERRORS = (ConfigError, CheckpointError, AnnotationError, SourceError, FileNotFoundError)
 
 
 # Errors raised deep inside mmcv/mmdet (possibly in a data-loader worker) that are really about the user's data.

@@ -21,6 +21,22 @@ def run(*args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=ROOT, check=True)
 
 
+HELD_OUT = (18, 27, 30, 44)  # val images with several objects each
+
+
+def write_montage(task, images: list[str], results: list[dict], path: str, scale: int = 3) -> None:
+    """The detections drawn on the held-out images, enlarged ``scale`` times so small boxes stay readable."""
+    import cv2
+    import numpy as np
+    tiles = []
+    for image, result in zip(images, results):
+        big = cv2.resize(cv2.imread(image), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        scaled = dict(result, boxes=[[v * scale for v in box] for box in result['boxes']])
+        tiles.append(np.pad(task.draw(big, scaled), ((4, 4), (4, 4), (0, 0)), constant_values=255))
+    rows = [np.concatenate(tiles[i:i + 2], axis=1) for i in range(0, len(tiles), 2)]
+    cv2.imwrite(path, np.concatenate(rows, axis=0))
+
+
 def read_losses(work_dir: str) -> list[tuple[int, float]]:
     logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')), key=osp.getmtime)
     losses = []
@@ -48,10 +64,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--config', default='configs/demo/sepc_lite_retinanet_demo.py')
     parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--skip-train', action='store_true', help='evaluate the last checkpoint in the work dir')
     args = parser.parse_args()
     os.chdir(ROOT)
     start = time.time()
-    run('tools/train.py', args.config, '--work-dir', args.work_dir)
+    if not args.skip_train:
+        run('tools/train.py', args.config, '--work-dir', args.work_dir)
     with open(osp.join(args.work_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     run('tools/test.py', args.config, checkpoint, '--work-dir', args.work_dir)
@@ -60,9 +78,13 @@ def main() -> int:
 
     from convzoo.apis import Inferencer
     from convzoo.tasks.embedded import ensure_embedded
-    image = str(ensure_embedded('coco_shapes') / 'val' / '00001.jpg')  # never trained on
+    val_dir = ensure_embedded('coco_shapes') / 'val'  # never trained on
+    images = [str(val_dir / f'{i:05d}.jpg') for i in HELD_OUT]
     vis_dir = osp.join(args.work_dir, 'vis')
-    result = Inferencer(args.config, checkpoint)(image, out_dir=vis_dir)[0]
+    infer = Inferencer(args.config, checkpoint)
+    results = infer(images[0], out_dir=vis_dir) + [infer(path)[0] for path in images[1:]]
+    picture = osp.join(args.work_dir, 'detections.png')
+    write_montage(infer.task, images, results, picture)
     losses = read_losses(args.work_dir)
     curve = osp.join(args.work_dir, 'loss_curve.png')
     plot_losses(losses, curve)
@@ -73,8 +95,10 @@ def main() -> int:
           f'(iter {losses[-1][0]})')
     print(f'  COCO bbox mAP      : {metrics["coco/bbox_mAP"]:.3f} (mAP50 {metrics["coco/bbox_mAP_50"]:.3f}, '
           f'mAP75 {metrics["coco/bbox_mAP_75"]:.3f}) on the embedded val split')
-    print(f'  held-out image     : {image} -> {len(result["boxes"])} detections')
-    print(f'  picture            : {osp.abspath(osp.join(vis_dir, "00001.jpg"))}')
+    print(f'  held-out images    : {", ".join(osp.basename(p) for p in images)} of the val split -> '
+          f'{", ".join(str(len(r["boxes"])) for r in results)} detections')
+    print(f'  picture            : {osp.abspath(picture)}')
+    print(f'  per-image outputs  : {osp.abspath(vis_dir)}')
     print(f'  loss curve         : {osp.abspath(curve)}')
     print(f'  checkpoint         : {osp.abspath(checkpoint)}')
     print(f'  metrics            : {osp.abspath(osp.join(args.work_dir, "test_metrics.json"))}')

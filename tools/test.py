@@ -36,7 +36,7 @@ def main():
     metrics = runner.test()
     out = osp.join(runner.work_dir, 'test_metrics.json')
     write_json(out, dict(config=args.config, checkpoint=args.checkpoint, metrics=metrics))
-    runner.logger.info(f'Metrics written to {osp.abspath(out)}')
+    print(f'Metrics written to {osp.abspath(out)}')
 
 
 if __name__ == '__main__':

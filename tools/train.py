@@ -33,8 +33,8 @@ def main():
     last = osp.join(runner.work_dir, 'last_checkpoint')
     if osp.isfile(last):
         with open(last) as f:
-            runner.logger.info(f'Checkpoint: {f.read().strip()}')
-    runner.logger.info(f'Logs and checkpoints are in {osp.abspath(runner.work_dir)}')
+            print(f'Checkpoint: {f.read().strip()}')
+    print(f'Logs and checkpoints are in {osp.abspath(runner.work_dir)}')
 
 
 if __name__ == '__main__':

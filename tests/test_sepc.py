@@ -1,12 +1,10 @@
 """Focused tests of SEPC: shapes, equivalences, iBN statistics, level rules, head, checkpoint key mapping."""
 import pytest
 import torch
-import torch.nn.functional as F
-from mmcv.ops import deform_conv2d
 from torch import nn
 
 from convzoo.heads import SEPCRetinaHead
-from convzoo.layers import deform_conv2d_any_size, integrated_norm
+from convzoo.layers import integrated_norm
 from convzoo.necks import SEPC
 from convzoo.necks.sepc import SEPCConv
 
@@ -46,23 +44,9 @@ def test_single_mode_returns_tensors():
     assert all(isinstance(o, torch.Tensor) and o.shape[-2:] == s for o, s in zip(out, SIZES))
 
 
-def test_deform_conv_with_zero_offsets_equals_conv2d():
-    x, w = torch.randn(2, 4, 9, 7), torch.randn(6, 4, 3, 3)
-    offset = torch.zeros(2, 18, 9, 7)
-    assert torch.allclose(deform_conv2d(x, offset, w, 1, 1, 1, 1, 1), F.conv2d(x, w, padding=1), atol=1e-5)
-
-
-@pytest.mark.parametrize('stride', [1, 2])
-def test_deform_conv_accepts_inputs_smaller_than_the_kernel(stride):
-    x, w = torch.randn(1, 4, 1, 2), torch.randn(4, 4, 3, 3)
-    out_h, out_w = (1, 2) if stride == 1 else (1, 1)
-    offset = torch.zeros(1, 18, out_h, out_w)
-    out = deform_conv2d_any_size(x, offset, w, stride, 1)
-    assert torch.allclose(out, F.conv2d(x, w, stride=stride, padding=1), atol=1e-5)
-
-
-def test_full_sepc_at_initialisation_equals_pconv_with_the_same_weights():
-    full = sepc(pconv_deform=True, lcconv_deform=True, ibn=True).eval()
+@pytest.mark.parametrize('dcn_impl', ['mmcv', 'torch'])
+def test_full_sepc_at_initialisation_equals_pconv_with_the_same_weights(dcn_impl):
+    full = sepc(pconv_deform=True, lcconv_deform=True, ibn=True, dcn_impl=dcn_impl).eval()
     plain = sepc(ibn=True).eval()
     own = plain.state_dict()
     plain.load_state_dict({k: v for k, v in full.state_dict().items() if k in own})
@@ -70,6 +54,17 @@ def test_full_sepc_at_initialisation_equals_pconv_with_the_same_weights():
         assert torch.allclose(a[0], b[0], atol=1e-5) and torch.allclose(a[1], b[1], atol=1e-5)
     # the offsets are truly zero-initialised, so the equality is not an accident of tiny offsets
     assert all(m.conv_offset.weight.abs().sum() == 0 for m in full.modules() if getattr(m, 'part_deform', 0))
+
+
+def test_both_deformable_implementations_give_the_same_sepc():
+    torch_net = sepc(pconv_deform=True, lcconv_deform=True, ibn=True, dcn_impl='torch').eval()
+    mmcv_net = sepc(pconv_deform=True, lcconv_deform=True, ibn=True, dcn_impl='mmcv').eval()
+    for m in torch_net.modules():
+        if isinstance(m, SEPCConv):
+            nn.init.normal_(m.conv_offset.weight, 0, 0.05)  # real, fractional offsets
+    mmcv_net.load_state_dict(torch_net.state_dict())
+    for a, b in zip(torch_net(pyramid()), mmcv_net(pyramid())):
+        assert torch.allclose(a[0], b[0], atol=1e-5) and torch.allclose(a[1], b[1], atol=1e-5)
 
 
 def test_lowest_level_never_takes_the_deformable_path():

@@ -28,7 +28,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--suite', choices=sorted(suites), action='append', help='suite(s) to run (default: all)')
     parser.add_argument('--repeats', type=int, default=7, help='timed rounds per candidate (median reported)')
+    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s choice)')
+    parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
+                        help='wall: latency (default); cpu: process CPU time, steadier on a busy machine')
     args = parser.parse_args()
+    import torch
+
+    from convzoo.utils.benchmark import use_clock
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    use_clock(args.clock)
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} thread(s), clock: {args.clock}')
     for name in args.suite or sorted(suites):
         suites[name](args)
     return 0

@@ -30,10 +30,11 @@ class SEPCConv(nn.Module):
     """3x3 conv whose weight is shared by a rigid path (levels below ``start_level``) and a DCNv1 path."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 padding: int = 1, dilation: int = 1, part_deform: bool = False, start_level: int = 1):
+                 padding: int = 1, dilation: int = 1, part_deform: bool = False, start_level: int = 1,
+                 dcn_impl: str = 'auto'):
         super().__init__()
         self.stride, self.padding, self.dilation = stride, padding, dilation
-        self.part_deform, self.start_level = part_deform, start_level
+        self.part_deform, self.start_level, self.dcn_impl = part_deform, start_level, dcn_impl
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         if part_deform:
@@ -55,16 +56,17 @@ class SEPCConv(nn.Module):
         if not self.is_deformable_at(level):
             return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
         out = deform_conv2d_any_size(x, self.conv_offset(x), self.weight, self.stride, self.padding,
-                                     self.dilation)
+                                     self.dilation, impl=self.dcn_impl)
         return out + self.bias.view(1, -1, 1, 1)
 
 
 class PConv(nn.Module):
     """One pyramid convolution layer over all levels (optional iBN, then ReLU)."""
 
-    def __init__(self, channels: int, part_deform: bool, start_level: int, norm_cfg: dict | None):
+    def __init__(self, channels: int, part_deform: bool, start_level: int, norm_cfg: dict | None,
+                 dcn_impl: str = 'auto'):
         super().__init__()
-        conv = dict(part_deform=part_deform, start_level=start_level)
+        conv = dict(part_deform=part_deform, start_level=start_level, dcn_impl=dcn_impl)
         self.up_conv = SEPCConv(channels, channels, **conv)  # w0: on the next coarser level, then upsampled
         self.lateral_conv = SEPCConv(channels, channels, **conv)  # w1: same level
         self.down_conv = SEPCConv(channels, channels, stride=2, **conv)  # w2: on the next finer level
@@ -104,13 +106,15 @@ class SEPC(BaseModule):
     (``ibn``, ``lcconv_deform``, ``pconv_deform``). ``lcconv_padding=0`` reproduces the reference's unpadded
     head convs and is only for its released checkpoints. ``output_mode='single'`` returns the PConv stack alone
     (for two-stage detectors). Official checkpoint keys (``Pconvs.*``, ``cconv``, ``lbn``...) load directly.
+    ``dcn_impl`` picks the deformable conv: mmcv's compiled op, a numerically equal grid_sample version (faster on
+    the CPU), or 'auto' (grid_sample on the CPU, mmcv elsewhere); see :mod:`convzoo.layers.deform`.
     """
 
     def __init__(self, in_channels=(256,) * 5, out_channels: int = 256, num_outs: int = 5,
                  stacked_convs: int = 4, pconv_deform: bool = False, lcconv_deform: bool = False,
                  ibn: bool = False, norm_cfg: dict = dict(type='BN', requires_grad=True), norm_eval: bool = False,
                  lcconv_padding: int = 1, deform_start_level: int = 1, output_mode: str = 'pair',
-                 init_cfg=None):
+                 dcn_impl: str = 'auto', init_cfg=None):
         super().__init__(init_cfg)
         in_channels = list(in_channels)
         if any(c != out_channels for c in in_channels):
@@ -127,9 +131,10 @@ class SEPC(BaseModule):
         self.output_mode, self.norm_eval = output_mode, norm_eval
         ibn_cfg = norm_cfg if ibn else None
         self.pconvs = nn.ModuleList(
-            PConv(out_channels, pconv_deform, deform_start_level, ibn_cfg) for _ in range(stacked_convs))
+            PConv(out_channels, pconv_deform, deform_start_level, ibn_cfg, dcn_impl) for _ in range(stacked_convs))
         if output_mode == 'pair':
-            branch = dict(padding=lcconv_padding, part_deform=lcconv_deform, start_level=deform_start_level)
+            branch = dict(padding=lcconv_padding, part_deform=lcconv_deform, start_level=deform_start_level,
+                          dcn_impl=dcn_impl)
             self.cls_conv = SEPCConv(out_channels, out_channels, **branch)
             self.reg_conv = SEPCConv(out_channels, out_channels, **branch)
             self.cls_norm = build_norm_layer(ibn_cfg, out_channels)[1] if ibn else None

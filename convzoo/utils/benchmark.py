@@ -6,6 +6,16 @@ import time
 from typing import Callable
 
 
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
+clock = CLOCKS['wall']
+
+
+def use_clock(name: str) -> None:
+    """'wall' (latency, default) or 'cpu' (this process's CPU time: steadier on a busy shared machine)."""
+    global clock
+    clock = CLOCKS[name]
+
+
 def time_round_robin(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, list]:
     """Run each fn ``warmup`` times, then ``repeats`` rounds of all fns in turn; per-fn lists of seconds.
 
@@ -17,9 +27,9 @@ def time_round_robin(fns: dict[str, Callable[[], object]], repeats: int, warmup:
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return times
 
 

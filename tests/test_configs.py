@@ -15,6 +15,31 @@ def test_there_are_paper_and_demo_configs():
     assert 'configs/sepc_retinanet.py' in CONFIGS and 'configs/demo/sepc_lite_retinanet_demo.py' in CONFIGS
 
 
+def _tensors(out):
+    """Every tensor in nested lists/tuples (Cascade R-CNN nests per-stage outputs)."""
+    if isinstance(out, (list, tuple)):
+        for item in out:
+            yield from _tensors(item)
+    else:
+        yield out
+
+
+def smoke_input_size(cfg) -> tuple[int, int]:
+    """96x128, or the fixed (h, w) a test pipeline resizes to without keeping the ratio (SSD300/512 need it)."""
+    pipeline = (cfg.get('test_dataloader') or {}).get('dataset', {}).get('pipeline') or []
+    for step in pipeline:
+        if step.get('type') == 'Resize' and step.get('keep_ratio') is False:
+            return tuple(step['scale'][::-1])
+    return 96, 128
+
+
+def detection_samples(size):
+    """Two-stage mmdet detectors need image metadata even in tensor mode (their RPN makes proposals)."""
+    from mmdet.structures import DetDataSample
+    shapes = dict(img_shape=size, pad_shape=size, batch_input_shape=size, ori_shape=size, scale_factor=(1.0, 1.0))
+    return [DetDataSample(metainfo=shapes)]
+
+
 @pytest.mark.parametrize('config', CONFIGS)
 def test_config_builds_and_runs_forward(config):
     cfg = load_config(config)
@@ -23,10 +48,12 @@ def test_config_builds_and_runs_forward(config):
     init_default_scope(scope)
     from mmengine.registry import MODELS
     model = MODELS.build(cfg.model).eval()
-    x = torch.randn(1, 3, 96, 128)
+    size = smoke_input_size(cfg)
+    x = torch.randn(1, 3, *size)
+    samples = detection_samples(size) if scope == 'mmdet' else None
     with torch.no_grad():
-        out = model(x, mode='tensor')
-    flat = [t for level in out for t in (level if isinstance(level, (list, tuple)) else [level])]
+        out = model(x, samples, mode='tensor')
+    flat = list(_tensors(out))
     assert flat and all(torch.isfinite(t).all() for t in flat)
 
 

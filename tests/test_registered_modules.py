@@ -65,7 +65,9 @@ def _tensors(out):
 def test_build_forward_backward(name):
     scope, cfg, make_args = SAMPLES[name]
     torch.manual_seed(0)
-    module = _registries()[scope].build(cfg)
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope(scope):  # other tests may have left another default scope set
+        module = _registries()[scope].build(cfg)
     module.train()
     out = _tensors(module(*make_args()))
     assert out and all(torch.isfinite(t).all() for t in out)

@@ -4,8 +4,12 @@
     infer = Inferencer('configs/demo/sepc_lite_retinanet_demo.py', 'work_dirs/.../epoch_12.pth')
     results = infer('photo.jpg', out_dir='work_dirs/vis')        # list of per-frame result dicts
 
-Outputs under ``out_dir``: a drawn image per input image, or a drawn video (same frame rate and size) per video,
-and the results as JSON. Files are written under a temporary name and renamed when complete.
+Outputs under ``out_dir``: a drawn image per input image, or a drawn video (same frame rate) per video, and the
+results as JSON. Files are written under a temporary name and renamed when complete. Adapters may declare
+``image_ext`` (default '.jpg') and ``output_size((w, h)) -> (w, h)`` when their output image is not the input's
+size (super-resolution); result entries whose key starts with '_' (e.g. a restored image) stay out of the JSON.
+An adapter's optional ``extra_images(result) -> {suffix: image}`` adds files beside the drawn output, e.g. a
+segmentation label map as ``<name>_labels.png`` (for a video: ``<video stem>/<frame name>_labels.png``).
 """
 from __future__ import annotations
 
@@ -19,8 +23,18 @@ import numpy as np
 from mmengine.config import Config
 from tqdm import tqdm
 
-from convzoo.apis.sources import Frame, SourceError, VideoSource, open_source, read_image
+from convzoo.apis.sources import Frame, SourceError, VideoSource, open_source, prefetch, read_image
 from convzoo.apis.tasks import task_for
+
+
+def _public(result: dict) -> dict:
+    """The JSON-able part of a result: '_'-prefixed entries are in-memory payloads such as a restored image."""
+    return {k: v for k, v in result.items() if not k.startswith('_')}
+
+
+def _write_extra_images(task, result: dict, folder: str, name: str) -> None:
+    for suffix, image in getattr(task, 'extra_images', lambda r: {})(result).items():
+        _write_atomic(osp.join(folder, f'{name}{suffix}'), lambda p, image=image: cv2.imwrite(p, image))
 
 
 def _write_atomic(path: str, write) -> None:
@@ -57,12 +71,15 @@ class Inferencer:
         if batch:
             yield from zip(batch, self.task.predict(self.model, [f.image for f in batch]))
 
-    def __call__(self, source, out_dir: str | None = None, progress: bool = True) -> list[dict]:
+    def __call__(self, source, out_dir: str | None = None, progress: bool = True,
+                 frame_json: bool = False) -> list[dict]:
+        """Results per input image / decoded video frame. With ``out_dir``: drawn outputs and JSON; for a video
+        ``frame_json`` also writes ``<video stem>/<frame name>.json`` for every frame as it is processed."""
         kind, items = open_source(source)
         if out_dir:
             os.makedirs(out_dir, exist_ok=True)
         if kind == 'video':
-            return self._run_video(items, out_dir, progress)
+            return self._run_video(items, out_dir, progress, frame_json)
         frames = items if kind != 'images' else (read_image(p) for p in items)
         results = []
         bar = tqdm(total=len(items), desc='inference', unit='img', disable=not progress or len(items) < 2)
@@ -71,35 +88,56 @@ class Inferencer:
             results.append(result)
             if out_dir:
                 drawn = self.task.draw(frame.image, result)
-                _write_atomic(osp.join(out_dir, f'{frame.name}.jpg'), lambda p: cv2.imwrite(p, drawn))
+                ext = getattr(self.task, 'image_ext', '.jpg')
+                _write_atomic(osp.join(out_dir, f'{frame.name}{ext}'), lambda p: cv2.imwrite(p, drawn))
+                _write_extra_images(self.task, result, out_dir, frame.name)
                 _write_atomic(osp.join(out_dir, f'{frame.name}.json'),
-                              lambda p: open(p, 'w').write(json.dumps(result)))
+                              lambda p: open(p, 'w').write(json.dumps(_public(result))))
             bar.update()
         bar.close()
         return results
 
-    def _run_video(self, video: VideoSource, out_dir: str | None, progress: bool) -> list[dict]:
+    def _run_video(self, video: VideoSource, out_dir: str | None, progress: bool, frame_json: bool) -> list[dict]:
         stem = osp.splitext(osp.basename(video.path))[0]
         writer, tmp_video = None, None
         if out_dir:
             tmp_video = osp.join(out_dir, f'{stem}.part.mp4')
-            writer = cv2.VideoWriter(tmp_video, cv2.VideoWriter_fourcc(*'mp4v'), video.fps, video.size)
+            size = getattr(self.task, 'output_size', lambda s: s)(video.size)
+            writer = cv2.VideoWriter(tmp_video, cv2.VideoWriter_fourcc(*'mp4v'), video.fps, size)
         results = []
         bar = tqdm(total=len(video) or None, desc=f'video {stem}', unit='frame', disable=not progress)
-        for frame, result in self.predict_frames(video):
-            results.append(dict(result, frame=frame.index))
+        # decoding runs in a background thread, a few batches ahead of the model
+        for frame, result in self.predict_frames(prefetch(video, 2 * self.batch_size)):
+            entry = dict(_public(result), frame=frame.index)  # frames are not kept in memory
             if writer is not None:
                 writer.write(self.task.draw(frame.image, result))
+                if hasattr(self.task, 'extra_images') or frame_json:
+                    os.makedirs(osp.join(out_dir, stem), exist_ok=True)
+                _write_extra_images(self.task, result, osp.join(out_dir, stem), frame.name)
+                if frame_json:
+                    _write_atomic(osp.join(out_dir, stem, f'{frame.name}.json'),
+                                  lambda p: open(p, 'w').write(json.dumps(entry)))
+            results.append(entry)
             bar.update()
+            if video.skipped:
+                bar.set_postfix(skipped=video.skipped)
         bar.close()
         if video.skipped:
-            print(f'[convzoo] {video.path}: {video.skipped} frame(s) could not be decoded and were skipped')
+            print(f'[convzoo] {video.path}: {video.skipped} frame(s) could not be decoded and were skipped '
+                  f'(frame indices {video.skipped_indices})')
         if not results:
+            if writer is not None:
+                writer.release()
+                if osp.exists(tmp_video):
+                    os.remove(tmp_video)
             raise SourceError(f'{video.path}: no frame could be decoded')
         if writer is not None:
             writer.release()
+            # 'complete' only when every frame the container announces was decoded and drawn
+            complete = video.skipped == 0 and len(results) >= len(video)
             summary = dict(source=video.path, fps=video.fps, size=video.size, frames=len(results),
-                           skipped_frames=video.skipped, results=results)
+                           expected_frames=len(video), skipped_frames=video.skipped,
+                           skipped_frame_indices=video.skipped_indices, complete=complete, results=results)
             _write_atomic(osp.join(out_dir, f'{stem}.json'), lambda p: open(p, 'w').write(json.dumps(summary)))
             os.replace(tmp_video, osp.join(out_dir, f'{stem}.mp4'))
         return results

@@ -9,8 +9,10 @@ from __future__ import annotations
 import glob
 import os
 import os.path as osp
+import queue
+import threading
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -77,6 +79,11 @@ class VideoSource:
         self.size = (int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
                      int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self.skipped = 0
+        self.skipped_indices: list[int] = []
+
+    def _skip(self, index: int) -> None:
+        self.skipped += 1
+        self.skipped_indices.append(index)
 
     def __len__(self) -> int:
         return self.frame_count
@@ -88,19 +95,61 @@ class VideoSource:
                 if not self.capture.grab():
                     # A broken frame can end grab() early; keep going while frames are known to remain.
                     if index + self.skipped < self.frame_count - 1:
-                        self.skipped += 1
+                        self._skip(index + self.skipped)
                         self.capture.set(cv2.CAP_PROP_POS_FRAMES, index + self.skipped)
                         continue
                     break
                 ok, image = self.capture.retrieve()
                 if not ok or image is None:
-                    self.skipped += 1
+                    self._skip(index + self.skipped)
                     continue
                 image, notes = to_bgr8(image, self.path)
                 yield Frame(image, f'frame_{index + self.skipped:06d}', index + self.skipped, self.path, notes)
                 index += 1
         finally:
             self.capture.release()
+
+
+def prefetch(items: Iterable, depth: int) -> Iterator:
+    """Yield ``items`` produced by a background thread up to ``depth`` ahead: video decoding (OpenCV releases the
+    GIL) overlaps the model. An exception in the producer is raised here; stopping early stops the producer."""
+    buffer: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop, end = threading.Event(), object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if not put(item):
+                    return
+            put(end)
+        except BaseException as err:  # noqa: BLE001  (handed to the consumer, which raises it)
+            put(err)
+        finally:
+            getattr(iterator, 'close', lambda: None)()  # e.g. releases a VideoCapture when stopped early
+
+    worker = threading.Thread(target=produce, name='convzoo-prefetch', daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def list_images(source: str) -> list[str]:

@@ -1,4 +1,5 @@
 """Detection necks (registered in ``mmdet.registry.MODELS``)."""
+from convzoo.necks.rcnet import CSN, RCNet
 from convzoo.necks.sepc import SEPC
 
-__all__ = ['SEPC']
+__all__ = ['SEPC', 'RCNet', 'CSN']

@@ -76,7 +76,7 @@ def _check_dataset(cfg_path: str, key: str, ds: dict) -> None:
     ann = ds.get('ann_file')
     if isinstance(ann, str) and ann:
         ann_path = ann if osp.isabs(ann) or not data_root else osp.join(data_root, ann)
-        if not osp.isfile(ann_path):
+        if not osp.exists(ann_path):  # a file, or a folder of label files (DOTA's labelTxt)
             raise ConfigError(f'{cfg_path}: {key}.ann_file: annotation file {ann_path} does not exist')
         if 'coco' in str(ds.get('type', '')).lower() and osp.getsize(ann_path) <= DEEP_CHECK_LIMIT:
             from convzoo.tasks.detection.coco_check import validate_coco_file

@@ -1,0 +1,146 @@
+"""Fully connected CRF with Gaussian edge potentials and mean-field inference (Krähenbühl and Koltun, NIPS 2011),
+as DeepLab (Chen et al., TPAMI 2017) applies it to the softmax of its upsampled logits.
+
+Energy over the labels x of all pixels, with P the network's class probabilities:
+
+    E(x) = sum_i -log P_i(x_i) + sum_{i<j} [x_i != x_j] k(f_i, f_j)
+    k    = w1 exp(-|p_i - p_j|^2 / 2 theta_a^2 - |I_i - I_j|^2 / 2 theta_b^2)   appearance (position and colour)
+         + w2 exp(-|p_i - p_j|^2 / 2 theta_g^2)                                smoothness (position)
+
+Mean field starts from Q = P and repeats Q <- softmax(log P + sum_m w_m Qm), where Qm is Q filtered with kernel m
+and divided by the kernel's total weight at the pixel (with the Potts model the pairwise energy of label l is
+w_m (1 - Qm(l)), and the constant drops out of the softmax). The per-pixel normalisation and the inclusion of the
+pixel itself follow the CRF code DeepLab released (Krähenbühl's 2011 implementation).
+
+The appearance kernel is filtered on a permutohedral lattice over (x/theta_a, y/theta_a, r/theta_b, g/theta_b,
+b/theta_b) (``convzoo.layers.permutohedral``), the smoothness kernel exactly by a separable Gaussian (truncated at
+3 theta_g; on the lattice too when theta_g is large). ``dense_crf(probs, image)`` works on any probability map.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from convzoo.layers.permutohedral import PermutohedralLattice
+
+MAX_SEPARABLE_RADIUS = 12  # smoothness kernels wider than this (3 theta_g) go through the lattice
+
+
+@dataclass(frozen=True)
+class CRFParams:
+    """DeepLab's defaults for its ResNet-101 models (tuned per dataset by cross-validation in the paper)."""
+
+    iterations: int = 10
+    bilateral_weight: float = 4.0  # w1
+    bilateral_xy_std: float = 67.0  # theta_alpha, pixels
+    bilateral_rgb_std: float = 3.0  # theta_beta, 8-bit colour units
+    gaussian_weight: float = 3.0  # w2
+    gaussian_xy_std: float = 1.0  # theta_gamma, pixels
+    min_prob: float = 1e-8  # probabilities are clamped here before the log
+
+    def __post_init__(self):
+        if self.iterations < 0 or self.min_prob <= 0:
+            raise ValueError(f'CRF: iterations must be >= 0 and min_prob > 0, got {asdict(self)}')
+        if min(self.bilateral_xy_std, self.bilateral_rgb_std, self.gaussian_xy_std) <= 0:
+            raise ValueError(f'CRF: kernel widths must be positive, got {asdict(self)}')
+
+
+def _pixel_grid(height: int, width: int) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(height, dtype=torch.float64), torch.arange(width, dtype=torch.float64),
+                            indexing='ij')
+    return torch.stack([xs.reshape(-1), ys.reshape(-1)], 1)
+
+
+def _gaussian_taps(sigma: float) -> list[float]:
+    """exp(-k^2 / 2 sigma^2) for k = 0 .. ceil(3 sigma) (the mass beyond 3 sigma is 0.3 %)."""
+    return [math.exp(-0.5 * (k / sigma) ** 2) for k in range(max(1, math.ceil(3 * sigma)) + 1)]
+
+
+def separable_gaussian(values: torch.Tensor, sigma: float) -> torch.Tensor:
+    """sum_j exp(-|p_i - p_j|^2 / 2 sigma^2) v_j over pixels j within 3 sigma per axis, for (H, W, C) values.
+
+    Shift-and-add along rows, then along columns; in (H, W, C) layout every shifted operand is a contiguous
+    block, and nothing outside the image contributes.
+    """
+    taps = _gaussian_taps(sigma)
+    out = values
+    for dim in (0, 1):
+        acc = out * taps[0]
+        size = out.shape[dim]
+        for shift, tap in enumerate(taps[1:size], start=1):
+            acc.narrow(dim, shift, size - shift).add_(out.narrow(dim, 0, size - shift), alpha=tap)
+            acc.narrow(dim, 0, size - shift).add_(out.narrow(dim, shift, size - shift), alpha=tap)
+        out = acc
+    return out
+
+
+class _Kernel:
+    """One Gaussian kernel of the CRF: filters (N, C) values and knows its per-pixel normalisation."""
+
+    def __init__(self, weight: float, filter_fn, num_pixels: int):
+        self.filter = filter_fn
+        total = filter_fn(torch.ones(num_pixels, 1))
+        self.scale = weight / total.clamp_min(1e-20)  # w_m / (kernel mass at the pixel)
+
+
+class DenseCRF:
+    """Mean-field inference of the fully connected CRF for one image; see the module docstring.
+
+    ``DenseCRF(**params)(probs, image)``: ``probs`` (C, H, W) class probabilities, ``image`` (H, W, 3) uint8 (any
+    channel order: only colour distances matter). Returns the (C, H, W) marginals Q.
+    """
+
+    def __init__(self, **params):
+        self.params = CRFParams(**params)
+
+    def __call__(self, probs: torch.Tensor, image) -> torch.Tensor:
+        probs, colours = self._check(probs, image)
+        c, h, w = probs.shape
+        log_p = probs.permute(1, 2, 0).reshape(h * w, c).clamp_min(self.params.min_prob).log()
+        kernels = self._kernels(colours, h, w)
+        q = torch.softmax(log_p, 1)
+        for _ in range(self.params.iterations if kernels else 0):
+            logits = torch.addcmul(log_p, kernels[0].scale, kernels[0].filter(q))
+            for kernel in kernels[1:]:
+                logits.addcmul_(kernel.scale, kernel.filter(q))
+            q = torch.softmax(logits, 1)
+        return q.reshape(h, w, c).permute(2, 0, 1).contiguous()
+
+    def _kernels(self, colours: torch.Tensor, h: int, w: int) -> list[_Kernel]:
+        p = self.params
+        grid = _pixel_grid(h, w)
+        kernels = []
+        if p.bilateral_weight != 0:
+            features = torch.cat([grid / p.bilateral_xy_std, colours / p.bilateral_rgb_std], 1)
+            kernels.append(_Kernel(p.bilateral_weight, PermutohedralLattice(features), h * w))
+        if p.gaussian_weight != 0:
+            if math.ceil(3 * p.gaussian_xy_std) <= MAX_SEPARABLE_RADIUS:
+                def smooth(values, sigma=p.gaussian_xy_std):
+                    return separable_gaussian(values.view(h, w, -1), sigma).view(h * w, -1)
+            else:
+                smooth = PermutohedralLattice(grid / p.gaussian_xy_std)
+            kernels.append(_Kernel(p.gaussian_weight, smooth, h * w))
+        return kernels
+
+    @staticmethod
+    def _check(probs, image) -> tuple[torch.Tensor, torch.Tensor]:
+        probs = torch.as_tensor(probs).detach().to('cpu', torch.float32)
+        image = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image).detach().cpu()
+        if probs.ndim != 3:
+            raise ValueError(f'CRF: probs must be (classes, height, width), got shape {tuple(probs.shape)}')
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f'CRF: image must be (height, width, 3) colour, got shape {tuple(image.shape)}; '
+                             'convert grayscale (replicate) or RGBA (drop alpha) first')
+        if tuple(image.shape[:2]) != tuple(probs.shape[1:]):
+            raise ValueError(f'CRF: image size {tuple(image.shape[:2])} differs from the probability map size '
+                             f'{tuple(probs.shape[1:])}')
+        return probs, image.reshape(-1, 3).to(torch.float64)
+
+
+def dense_crf(probs, image, **params) -> torch.Tensor:
+    """Marginals (C, H, W) of the fully connected CRF over ``probs`` (C, H, W) and ``image`` (H, W, 3)."""
+    return DenseCRF(**params)(probs, image)

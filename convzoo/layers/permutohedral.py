@@ -1,0 +1,170 @@
+"""Permutohedral lattice: Gaussian filtering in a d-dimensional feature space in time linear in the points.
+
+Adams, Baek and Davis, "Fast High-Dimensional Filtering Using the Permutohedral Lattice", Eurographics 2010; the
+filter behind the fully connected CRF of Krähenbühl and Koltun (NIPS 2011) and DeepLab (TPAMI 2017).
+
+Every point's feature vector f (already divided by the kernel widths) is lifted onto the hyperplane x·1 = 0 of
+R^(d+1), which the lattice tiles with simplices. Filtering a value vector v per point is then
+
+    splat  each value onto the d+1 vertices of its enclosing simplex with barycentric weights,
+    blur   every lattice vertex with its two neighbours along each of the d+1 lattice axes (weights 1/2, 1, 1/2),
+    slice  read the blurred vertex values back with the same barycentric weights,
+
+which approximates  out_i = sum_j exp(-|f_i - f_j|^2 / 2) v_j  (the approximation spreads isolated points: the
+self weight is below 1). The lattice is built once per feature set and reused. Each of the three steps is a
+weighted gather of rows, run as ``torch.nn.functional.embedding_bag`` (vectorised, multi-threaded); vertex hashing
+sorts packed integer keys with NumPy. No compiled extension is involved.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MAX_CODE_BITS = 52  # vertex keys are packed into one integer, computed exactly in float64
+
+
+def _elevation_matrix(d: int) -> torch.Tensor:
+    """(d+1) x d matrix lifting features onto x·1 = 0, scaled so that the blur is a unit-variance Gaussian."""
+    lift = torch.zeros(d + 1, d, dtype=torch.float64)
+    for row in range(d + 1):
+        lift[row, row:] = 1.0
+        if row > 0:
+            lift[row, row - 1] = -float(row)
+    scale = math.sqrt(2.0 / 3.0) * (d + 1) / torch.sqrt(torch.arange(1, d + 1, dtype=torch.float64)
+                                                         * torch.arange(2, d + 2, dtype=torch.float64))
+    return lift * scale
+
+
+def _enclosing_simplex(elevated: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per point: the nearest remainder-0 lattice point (d+1 coordinates, as columns) and the rank of each
+    coordinate's residual, which together name the enclosing simplex."""
+    d1 = elevated.shape[1]
+    columns = elevated.T.contiguous()
+    rounded = torch.round(columns / d1)
+    off_plane = rounded.sum(0).long()
+    rem0 = rounded * d1
+    residual = columns - rem0
+    rank = torch.zeros(columns.shape, dtype=torch.long)
+    for i in range(d1):  # rank[i] = number of coordinates with a larger residual (ties: the lower index ranks first)
+        for j in range(i + 1, d1):
+            j_larger = residual[j] > residual[i]
+            rank[i] += j_larger
+            rank[j] += ~j_larger
+    rank += off_plane
+    wrap = (rank > d1 - 1).long() - (rank < 0).long()  # bring the rounded point back onto the plane
+    rank -= d1 * wrap
+    rem0 -= d1 * wrap
+    return rem0, rank
+
+
+def _barycentric(elevated: torch.Tensor, rem0: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
+    """(n, d+1) barycentric weights of each point in its simplex, in remainder order."""
+    d1, n = rank.shape
+    part = ((elevated.T - rem0) / d1).T
+    bary = torch.zeros(n, d1 + 1, dtype=torch.float64)
+    bary.scatter_add_(1, (d1 - 1 - rank).T, part)
+    bary.scatter_add_(1, (d1 - rank).T, -part)
+    bary[:, 0] += 1.0 + bary[:, d1]
+    return bary[:, :d1]
+
+
+class PermutohedralLattice:
+    """Gaussian filter ``out_i ≈ sum_j exp(-|f_i - f_j|^2 / 2) v_j`` over the points of ``features`` (n x d).
+
+    Divide each feature dimension by its kernel width before building. ``lattice(values)`` filters an (n, c)
+    tensor; ``num_vertices`` is the lattice size (the work of one filtering is linear in n and in it).
+    """
+
+    def __init__(self, features: torch.Tensor):
+        if features.ndim != 2 or features.shape[0] == 0 or features.shape[1] == 0:
+            raise ValueError(f'features must be an (n, d) tensor with n, d > 0, got shape {tuple(features.shape)}')
+        if not torch.isfinite(features).all():
+            raise ValueError('features contain NaN or infinite values')
+        feats = features.detach().to('cpu', torch.float64)
+        n, d = feats.shape
+        elevated = feats @ _elevation_matrix(d).T
+        rem0, rank = _enclosing_simplex(elevated)
+        weights = _barycentric(elevated, rem0, rank).to(torch.float32)
+        codes, axis_steps = self._vertex_codes(rem0[:d].long(), rank[:d])
+        vertex_codes, vertex_of, order = self._hash(codes.ravel())
+        self.num_points, self.dim, self.num_vertices = n, d, len(vertex_codes)
+        # splat: the entries in code order are grouped by vertex, so each vertex's points form one bag
+        order = torch.from_numpy(order)
+        self._splat_index = (order // (d + 1)).to(torch.int32)
+        self._splat_weight = weights.view(-1)[order].contiguous()
+        counts = np.bincount(vertex_of, minlength=self.num_vertices)
+        self._splat_offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32))
+        self._blur_index = [self._neighbours(vertex_codes, step) for step in axis_steps]
+        self._blur_weight = torch.tensor([0.5, 1.0, 0.5]).expand(self.num_vertices, 3).contiguous()
+        self._slice_index = torch.from_numpy(vertex_of.astype(np.int32)).view(n, d + 1)
+        self._slice_weight = weights * (1.0 / (1.0 + 2.0 ** -d))  # Adams et al.'s slice normalisation
+
+    @staticmethod
+    def _vertex_codes(rem0: torch.Tensor, rank: torch.Tensor) -> tuple[np.ndarray, list[int]]:
+        """(n, d+1) int64 codes of every point's simplex vertices, and the code step along each lattice axis.
+
+        A vertex key is rem0 + the canonical simplex offset (remainder r: +r where rank <= d - r, else
+        r - (d+1)), packed in mixed radix. Each digit has a margin of d+1 on both sides, so a neighbour's code is
+        the vertex code plus a constant step per axis and sorted codes stay sorted when shifted.
+        """
+        d = rem0.shape[0]
+        low = rem0.amin(1) - 2 * d - 1
+        span = rem0.amax(1) - low + 2 * d + 2
+        bits = float(torch.log2(span.double()).sum())
+        if bits > MAX_CODE_BITS:
+            raise ValueError(f'feature range too large for the lattice ({bits:.0f} bits of keys > {MAX_CODE_BITS}); '
+                             'use wider kernels or a smaller feature range')
+        radix = torch.cumprod(torch.cat([torch.ones(1, dtype=torch.long), span[:-1]]), 0)
+        radix_f = radix.double()  # exact: codes stay below 2^53
+        base = (rem0 - low[:, None]).double().T @ radix_f
+        codes = torch.empty(rem0.shape[1], d + 1, dtype=torch.float64)
+        for r in range(d + 1):
+            wraps = (rank > d - r).double().T @ radix_f
+            codes[:, r] = base + r * radix_f.sum() - (d + 1) * wraps
+        steps = []
+        for axis in range(d + 1):  # neighbour along an axis: key - 1 everywhere, + (d+1) on the axis coordinate
+            step = -radix.sum()
+            if axis < d:
+                step = step + (d + 1) * radix[axis]
+            steps.append(int(step))
+        return codes.long().numpy(), steps
+
+    @staticmethod
+    def _hash(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted distinct codes, the vertex index of every entry, and the entries' order by code."""
+        order = np.argsort(codes)
+        ordered = codes[order]
+        is_new = np.empty(len(codes), dtype=bool)
+        is_new[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=is_new[1:])
+        vertex_of = np.empty(len(codes), dtype=np.int64)
+        vertex_of[order] = np.cumsum(is_new) - 1
+        return ordered[is_new], vertex_of, order
+
+    def _neighbours(self, vertex_codes: np.ndarray, step: int) -> torch.Tensor:
+        """(m, 3) int32: [lower neighbour, self, upper neighbour] along one axis; absent ones point at row m
+        (a zero row appended to the values)."""
+        m = self.num_vertices
+        step = abs(step)
+        upper_query = vertex_codes + step  # sorted, so the search walks forward
+        pos = np.minimum(np.searchsorted(vertex_codes, upper_query), m - 1)
+        found = vertex_codes[pos] == upper_query
+        upper = np.where(found, pos, m)
+        lower = np.full(m, m, dtype=np.int64)
+        lower[pos[found]] = np.nonzero(found)[0]  # v is u's lower neighbour exactly when u is v's upper one
+        return torch.from_numpy(np.stack([lower, np.arange(m), upper], 1).astype(np.int32))
+
+    def __call__(self, values: torch.Tensor) -> torch.Tensor:
+        """Filter (n, c) values; returns (n, c) float32."""
+        if values.ndim != 2 or values.shape[0] != self.num_points:
+            raise ValueError(f'values must be ({self.num_points}, c), got {tuple(values.shape)}')
+        values = values.to(torch.float32).contiguous()
+        lattice = values.new_zeros(self.num_vertices + 1, values.shape[1])
+        lattice[:-1] = F.embedding_bag(self._splat_index, values, self._splat_offsets,
+                                       per_sample_weights=self._splat_weight, mode='sum')
+        for neighbours in self._blur_index:
+            lattice[:-1] = F.embedding_bag(neighbours, lattice, per_sample_weights=self._blur_weight, mode='sum')
+        return F.embedding_bag(self._slice_index, lattice[:-1], per_sample_weights=self._slice_weight, mode='sum')

@@ -1,0 +1,289 @@
+"""RCNet: Reverse Feature Pyramid and Cross-scale Shift Network (Zong et al., "RCNet: Reverse Feature Pyramid and
+Cross-scale Shift Network for Object Detection", ACM MM 2021).
+
+A neck replacing FPN, from backbone C3-C5 to P3-P7 (``out_channels`` each):
+
+* laterals c3..c5 (1x1 conv); c6, c7 by a 1x1 conv and 2x2 max-pooling (replicate-padded to even size);
+* RevFP, evaluated bottom-up with local bidirectional fusion nodes::
+
+      p3 = F(c3, up(c4));  p_l = F(c_l, up(c_{l+1}), down(p_{l-1})) for l = 4..6;  p7 = F(c7, down(p6))
+
+  A node mixes its inputs with per-image sigmoid gates of their global averages, ``r = g x1 + (1 - g) x2``;
+  the up-sampled input is first re-weighted by a spatial softmax attention (mean 1) and a second gate mixes in
+  the lower fused map; pre/post fusion convs are ReLU -> DCNv2 -> norm;
+* CSN: every level resized to P4's size and stacked; a quarter of the channels is shifted cyclically across the
+  levels (by +1, -1, +2, -2), mixed back by per-level 1x1 convs, plus a spatial and a scale context vector; the
+  result is added back to each RevFP level.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmdet.registry import MODELS
+from mmengine.model import BaseModule, constant_init, xavier_init
+from torch import nn
+
+NUM_LEVELS = 5
+SHIFT_OFFSETS = (1, -1, 2, -2)  # channel group g at output level l reads input level (l + offset_g) mod L
+
+
+def upsample_to(x: torch.Tensor, size) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+def downsample_to(x: torch.Tensor, size) -> torch.Tensor:
+    """Replicate-pad to even size, 2x2 max-pool; any other size ratio falls back to adaptive max-pooling."""
+    h, w = x.shape[-2:]
+    out = F.max_pool2d(F.pad(x, [0, w % 2, 0, h % 2], mode='replicate'), 2, 2)
+    return out if tuple(out.shape[-2:]) == tuple(size) else F.adaptive_max_pool2d(x, size)
+
+
+def _xavier_convs(module: nn.Module) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            xavier_init(m, distribution='uniform')
+
+
+class FusionGate(nn.Module):
+    """g = sigmoid(conv1x1([GAP(a), GAP(b)])), one scalar per image; zero-initialised, so g = 0.5 at init."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(2 * channels, 1, 1)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        constant_init(self.conv, 0)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([a.mean((2, 3), keepdim=True), b.mean((2, 3), keepdim=True)], 1)
+        return torch.sigmoid(self.conv(pooled))
+
+
+class UpsampleAttention(nn.Module):
+    """a = softmax_HW(t C^-1/2 conv3x3([x1, x2])) * H W: a spatial re-weighting with mean 1 (exactly 1 at init)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(2 * channels, 1, 3, padding=1)
+        self.temperature = nn.Parameter(torch.ones(1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        constant_init(self.conv, 0)
+        nn.init.ones_(self.temperature)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x1.shape
+        logits = self.temperature * c ** -0.5 * self.conv(torch.cat([x1, x2], 1))
+        return F.softmax(logits.reshape(b, 1, h * w), dim=-1).reshape(b, 1, h, w) * (h * w)
+
+
+class FusionNode(BaseModule):
+    """One RevFP node: gated fusion of the lateral x1 with x2 (and, with ``with_lower``, the finer fused x3)."""
+
+    def __init__(self, channels: int, with_lower: bool, upsample_attention: bool, out_conv_cfg: dict | None,
+                 norm_cfg: dict | None, act_cfg: dict | None, init_cfg=None):
+        super().__init__(init_cfg)
+        self.out_conv_cfg = out_conv_cfg
+        conv = dict(kernel_size=3, padding=1, conv_cfg=out_conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg,
+                    order=('act', 'conv', 'norm'))
+        self.gate = FusionGate(channels)
+        self.attention = UpsampleAttention(channels) if upsample_attention else None
+        self.lower_gate = FusionGate(channels) if with_lower else None
+        self.pre_fusion = ConvModule(channels, channels, **conv) if with_lower else None
+        self.post_fusion = ConvModule(channels, channels, **conv)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.out_conv_cfg is None or self.out_conv_cfg.get('type') == 'Conv2d':
+            # a plain conv gets Xavier; DCNv2 keeps mmcv's own init (zero offsets, mask 0.5)
+            for conv in (self.pre_fusion, self.post_fusion):
+                if conv is not None:
+                    _xavier_convs(conv)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self.reset_parameters()
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor | None = None) -> torch.Tensor:
+        gate = self.gate(x1, x2)  # from the un-attended x2
+        if self.attention is not None:
+            x2 = self.attention(x1, x2) * x2
+        fused = gate * x1 + (1 - gate) * x2
+        if self.lower_gate is not None:
+            if x3 is None:
+                raise ValueError('this fusion node mixes in the finer fused level: pass x3')
+            x1 = self.pre_fusion(fused)
+            gate = self.lower_gate(x1, x3)
+            fused = gate * x1 + (1 - gate) * x3
+        return self.post_fusion(fused)
+
+
+class ScaleShift(nn.Module):
+    """Shift channel groups cyclically across levels, mix per level with 1x1 convs, add to the input."""
+
+    def __init__(self, channels: int, num_levels: int, ratio: int, norm_cfg: dict | None, act_cfg: dict | None):
+        super().__init__()
+        self.part = channels // ratio
+        if self.part < 1:
+            raise ValueError(f'CSN: channels ({channels}) must be at least the shift ratio ({ratio}), so that '
+                             'each shifted group has a channel')
+        shifted = channels + len(SHIFT_OFFSETS) * self.part
+        self.level_mixers = nn.ModuleList(
+            nn.Sequential(ConvModule(shifted, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
+                          nn.Conv2d(channels, channels, 1))
+            for _ in range(num_levels))
+
+    def shift(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, C, H, W) -> (B, L, 4 part + C, H, W): the shifted groups in front of the unshifted input."""
+        groups = [torch.roll(x[:, :, g * self.part:(g + 1) * self.part], shifts=-offset, dims=1)
+                  for g, offset in enumerate(SHIFT_OFFSETS)]  # roll by -k: out[l] = in[(l + k) mod L]
+        return torch.cat([*groups, x], 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shifted = self.shift(x)
+        mixed = torch.stack([mixer(shifted[:, level]) for level, mixer in enumerate(self.level_mixers)], 1)
+        return x + mixed
+
+
+class SpatialBranch(nn.Module):
+    """Context over positions: level mean -> softmax attention pooling over H W -> 1x1 conv; (B, C, 1, 1)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.attention = nn.Conv2d(channels, 1, 1)
+        self.transform = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.mean(1)  # (B, C, H, W)
+        b, _, h, w = x.shape
+        weights = F.softmax(self.attention(x).reshape(b, 1, h * w), -1).reshape(b, 1, h, w) * (h * w)
+        return self.transform((x * weights).mean((2, 3), keepdim=True))
+
+
+class ScaleBranch(nn.Module):
+    """Context over levels: spatial mean per level -> softmax attention pooling over L -> 1x1 conv; (B, C, 1, 1)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.attention = nn.Conv2d(channels, 1, 1)
+        self.transform = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.mean((3, 4)).transpose(1, 2).unsqueeze(-1)  # (B, C, L, 1)
+        levels = x.shape[2]
+        weights = F.softmax(self.attention(x), dim=2) * levels
+        return self.transform((x * weights).mean((2, 3), keepdim=True))
+
+
+@MODELS.register_module(name=['CSN', 'CrossShiftNet'])
+class CSN(BaseModule):
+    """Cross-scale Shift Network over a pyramid of ``num_levels`` maps with ``in_channels`` channels each.
+
+    All levels are brought to the size of level 1 (finer ones by adaptive max-pooling, coarser ones bilinearly),
+    shifted and mixed (:class:`ScaleShift`), given spatial and scale context, and added back to every level.
+    """
+
+    def __init__(self, in_channels: int = 256, num_levels: int = NUM_LEVELS, shift_ratio: int = 16,
+                 norm_cfg: dict | None = None, act_cfg: dict | None = dict(type='ReLU', inplace=False),
+                 init_cfg=None):
+        super().__init__(init_cfg)
+        if num_levels != NUM_LEVELS:
+            raise ValueError(f'CSN: num_levels={num_levels}, but the cross-scale shift is defined for '
+                             f'{NUM_LEVELS} levels (P3-P7), as in the paper')
+        self.num_levels = num_levels
+        self.scale_shift = ScaleShift(in_channels, num_levels, shift_ratio, norm_cfg, act_cfg)
+        self.spatial_context = SpatialBranch(in_channels)
+        self.scale_context = ScaleBranch(in_channels)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _xavier_convs(self)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self.reset_parameters()
+
+    def stack_levels(self, feats) -> torch.Tensor:
+        size = feats[1].shape[-2:]
+        resized = [F.adaptive_max_pool2d(feats[0], size)] + [upsample_to(f, size) for f in feats[1:]]
+        return torch.stack(resized, 1)  # (B, L, C, H, W)
+
+    def forward(self, feats) -> tuple[torch.Tensor, ...]:
+        if len(feats) != self.num_levels:
+            raise ValueError(f'CSN expects {self.num_levels} pyramid levels, got {len(feats)}')
+        out = self.scale_shift(self.stack_levels(feats))
+        out = out + (self.spatial_context(out) + self.scale_context(out)).unsqueeze(1)
+        first = feats[0] + upsample_to(out[:, 0], feats[0].shape[-2:])
+        rest = [f + F.adaptive_max_pool2d(out[:, level + 1], f.shape[-2:]) for level, f in enumerate(feats[1:])]
+        return (first, *rest)
+
+
+@MODELS.register_module(name=['RCNet', 'RCFPN'])
+class RCNet(BaseModule):
+    """RevFP + CSN neck: backbone levels ``start_level`` .. ``end_level`` (exactly 3) -> 5 output levels."""
+
+    def __init__(self, in_channels=(256, 512, 1024, 2048), out_channels: int = 256, num_outs: int = NUM_LEVELS,
+                 start_level: int = 1, end_level: int = -1, add_extra_convs=False, norm_cfg: dict | None = None,
+                 out_conv_cfg: dict | None = dict(type='DCNv2', deform_groups=2),
+                 act_cfg: dict | None = dict(type='ReLU', inplace=False), init_cfg=None):
+        super().__init__(init_cfg)
+        if add_extra_convs:
+            raise ValueError(f'RCNet: add_extra_convs={add_extra_convs!r} is not supported: P6/P7 come from a '
+                             '1x1 conv and max-pooling (set add_extra_convs=False)')
+        if num_outs != NUM_LEVELS:
+            raise ValueError(f'RCNet: num_outs={num_outs}, but RevFP and CSN are defined for {NUM_LEVELS} '
+                             'output levels (3 backbone levels + 2 pooled extra levels)')
+        end = len(in_channels) if end_level == -1 else end_level
+        used = list(in_channels)[start_level:end]
+        if len(used) != NUM_LEVELS - 2:
+            raise ValueError(f'RCNet: in_channels[{start_level}:{end}] = {used}: exactly 3 backbone levels are '
+                             'needed (C3-C5); adjust start_level/end_level')
+        self.start_level, self.out_channels = start_level, out_channels
+        self.laterals = nn.ModuleList(
+            ConvModule(c, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None) for c in used)
+        self.extra_levels = nn.ModuleList(
+            ConvModule(out_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None) for _ in range(2))
+        node = dict(channels=out_channels, out_conv_cfg=out_conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.rev_fp = nn.ModuleList([
+            FusionNode(with_lower=False, upsample_attention=True, **node),  # p3
+            FusionNode(with_lower=True, upsample_attention=True, **node),  # p4
+            FusionNode(with_lower=True, upsample_attention=True, **node),  # p5
+            FusionNode(with_lower=True, upsample_attention=True, **node),  # p6
+            FusionNode(with_lower=False, upsample_attention=False, **node),  # p7: its only second input is p6
+        ])
+        self.csn = CSN(out_channels, NUM_LEVELS, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        _xavier_convs(self.laterals)
+        _xavier_convs(self.extra_levels)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self.reset_parameters()
+
+    def lateral_levels(self, inputs) -> list[torch.Tensor]:
+        """c3..c7: the laterals, then two levels of 1x1 conv + 2x2 max-pooling on the replicate-padded map."""
+        feats = [conv(inputs[self.start_level + i]) for i, conv in enumerate(self.laterals)]
+        for conv in self.extra_levels:
+            h, w = feats[-1].shape[-2:]
+            feats.append(F.max_pool2d(conv(F.pad(feats[-1], [0, w % 2, 0, h % 2], mode='replicate')), 2, 2))
+        return feats
+
+    def reverse_pyramid(self, c: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Bottom-up: each node gets its lateral, the up-sampled next lateral and the down-sampled fused level."""
+        top = len(c) - 1
+        p = [self.rev_fp[0](c[0], upsample_to(c[1], c[0].shape[-2:]))]
+        for level in range(1, top):
+            size = c[level].shape[-2:]
+            p.append(self.rev_fp[level](c[level], upsample_to(c[level + 1], size), downsample_to(p[-1], size)))
+        p.append(self.rev_fp[top](c[top], downsample_to(p[-1], c[top].shape[-2:])))
+        return p
+
+    def forward(self, inputs) -> tuple[torch.Tensor, ...]:
+        return self.csn(self.reverse_pyramid(self.lateral_levels(inputs)))

@@ -1,0 +1,262 @@
+"""Paired-image data for restoration: a dataset of LQ/GT pairs matched by name (or GT only, degraded on the fly),
+and transforms that keep the two images aligned. Images travel as float32 H x W x 3 RGB arrays in [0, 1], so
+16-bit files keep their precision; grayscale and RGBA files are converted and the conversion is noted.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import zlib
+
+import cv2
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import BaseDataset
+from mmengine.structures import BaseDataElement
+
+from convzoo.apis.sources import IMAGE_EXTENSIONS, SourceError
+from convzoo.registry import DATASETS, TRANSFORMS
+from convzoo.tasks.restoration import degradations as deg
+
+
+class PairError(SourceError):
+    """A restoration pair that cannot be used as it is; the message names the file(s)."""
+
+
+def read_rgb_float(path: str) -> tuple[np.ndarray, list[str]]:
+    """Read an image as float32 RGB in [0, 1]; 8/16-bit, gray, gray+alpha, RGB(A) accepted."""
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise PairError(f'{path}: cannot be read as an image (missing, corrupt or unsupported format)')
+    notes = []
+    if img.dtype == np.uint8:
+        img = img.astype(np.float32) / 255.0
+    elif img.dtype == np.uint16:
+        img, notes = img.astype(np.float32) / 65535.0, notes + ['16-bit']
+    elif img.dtype in (np.float32, np.float64):
+        img = np.clip(img, 0, 1).astype(np.float32)
+    else:
+        raise PairError(f'{path}: unsupported pixel type {img.dtype}')
+    if img.ndim == 3 and img.shape[2] in (2, 4):
+        img, notes = img[..., :img.shape[2] - 1], notes + ['alpha channel dropped']
+    if img.ndim == 2 or img.shape[2] == 1:
+        img, notes = np.repeat(img.reshape(*img.shape[:2], 1), 3, axis=2), notes + ['grayscale to RGB']
+    elif img.shape[2] == 3:
+        img = img[..., ::-1]  # OpenCV's BGR -> RGB
+    else:
+        raise PairError(f'{path}: expected 1, 2, 3 or 4 channels, got {img.shape[2]}')
+    return np.ascontiguousarray(img), notes
+
+
+def _images_in(folder: str) -> dict[str, str]:
+    if not osp.isdir(folder):
+        raise PairError(f'{folder}: image folder does not exist')
+    found = {osp.splitext(f)[0]: osp.join(folder, f) for f in sorted(os.listdir(folder))
+             if osp.splitext(f)[1].lower() in IMAGE_EXTENSIONS}
+    if not found:
+        raise PairError(f'{folder}: contains no images ({", ".join(IMAGE_EXTENSIONS)})')
+    return found
+
+
+@DATASETS.register_module()
+class PairedImageDataset(BaseDataset):
+    """LQ/GT pairs from two folders under ``data_root``, or GT images only (``lq_folder=None``; the pipeline then
+    makes the LQ image with a degradation transform).
+
+    Args:
+        gt_folder, lq_folder: folders relative to ``data_root``.
+        scale: GT size / LQ size (1 for denoising and dehazing).
+        match: 'name' -- same file stem, optionally with ``lq_suffix`` appended to the LQ stem (DIV2K's 'x3');
+            'prefix' -- several LQ files per GT, the LQ stem up to its first '_' names the GT (RESIDE:
+            ``hazy/1_1_0.90179.png`` -> ``clear/1.png``).
+    A GT without its LQ (or an LQ without its GT) is an error naming the file, never silently dropped.
+    """
+
+    def __init__(self, data_root: str, gt_folder: str = 'gt', lq_folder: str | None = None, scale: int = 1,
+                 match: str = 'name', lq_suffix: str = '', **kwargs):
+        if match not in ('name', 'prefix'):
+            raise ValueError(f"PairedImageDataset: match must be 'name' or 'prefix', got {match!r}")
+        self.gt_folder, self.lq_folder, self.scale = gt_folder, lq_folder, scale
+        self.match, self.lq_suffix = match, lq_suffix
+        super().__init__(data_root=data_root, **kwargs)
+
+    def _info(self, name: str, gt_path: str, lq_path: str | None) -> dict:
+        return dict(name=name, gt_path=gt_path, lq_path=lq_path, scale=self.scale)
+
+    def load_data_list(self) -> list[dict]:
+        gts = _images_in(osp.join(self.data_root, self.gt_folder))
+        if self.lq_folder is None:
+            return [self._info(stem, path, None) for stem, path in gts.items()]
+        lq_dir = osp.join(self.data_root, self.lq_folder)
+        lqs = _images_in(lq_dir)
+        if self.match == 'prefix':
+            infos = []
+            for stem, path in lqs.items():
+                gt = gts.get(stem.split('_')[0])
+                if gt is None:
+                    raise PairError(f'{path}: no GT image {stem.split("_")[0]}.* in '
+                                    f'{osp.join(self.data_root, self.gt_folder)}')
+                infos.append(self._info(stem, gt, path))
+            return infos
+        infos = []
+        for stem, path in gts.items():
+            lq = lqs.pop(stem + self.lq_suffix, None)
+            if lq is None:
+                raise PairError(f'{path}: its LQ image {stem}{self.lq_suffix}.* is missing from {lq_dir}')
+            infos.append(self._info(stem, path, lq))
+        if lqs:
+            raise PairError(f'{next(iter(lqs.values()))}: LQ image without a GT image in '
+                            f'{osp.join(self.data_root, self.gt_folder)} ({len(lqs)} such file(s))')
+        return infos
+
+
+@TRANSFORMS.register_module()
+class LoadImagePair(BaseTransform):
+    """Read ``gt`` and (if given) ``lq``; check that GT = scale x LQ in size.
+
+    A GT at most ``scale - 1`` pixels larger per side is cropped bottom/right to scale x LQ (the usual convention
+    when the HR side is not a multiple of the scale); anything else is an error naming both files.
+    ``cache=True`` keeps decoded images in memory (small training sets that are cropped many times per image).
+    """
+
+    def __init__(self, cache: bool = False):
+        self.cache = {} if cache else None
+
+    def _read(self, path: str) -> tuple[np.ndarray, list[str]]:
+        if self.cache is None:
+            return read_rgb_float(path)
+        if path not in self.cache:
+            self.cache[path] = read_rgb_float(path)
+        img, notes = self.cache[path]
+        return img, list(notes)
+
+    def transform(self, results: dict) -> dict:
+        results['gt'], notes = self._read(results['gt_path'])
+        if results.get('lq_path'):
+            results['lq'], lq_notes = self._read(results['lq_path'])
+            notes += [f'LQ {n}' for n in lq_notes]
+            results['gt'] = self._aligned_gt(results['gt'], results['lq'], results)
+        results['notes'] = notes
+        return results
+
+    @staticmethod
+    def _aligned_gt(gt, lq, results):
+        scale = results.get('scale', 1)
+        (gh, gw), (lh, lw) = gt.shape[:2], lq.shape[:2]
+        if (gh // scale, gw // scale) != (lh, lw):
+            raise PairError(f'{results["gt_path"]} ({gw}x{gh}) and {results["lq_path"]} ({lw}x{lh}) do not '
+                            f'pair at scale {scale}: GT should be {lw * scale}x{lh * scale}')
+        return gt[:lh * scale, :lw * scale]
+
+
+class _MakeLQ(BaseTransform):
+    """Base of the degradations: make ``lq`` from ``gt`` (the GT is cropped to a multiple of the scale)."""
+
+    scale = 1
+
+    def degrade(self, gt: np.ndarray, results: dict) -> np.ndarray:
+        raise NotImplementedError
+
+    def transform(self, results: dict) -> dict:
+        results['gt'] = deg.mod_crop(results['gt'], self.scale)
+        results['lq'] = self.degrade(results['gt'], results)
+        results['scale'] = self.scale
+        return results
+
+
+@TRANSFORMS.register_module()
+class BicubicDownscale(_MakeLQ):
+
+    def __init__(self, scale: int):
+        self.scale = scale
+
+    def degrade(self, gt, results):
+        return deg.bicubic_downscale(gt, self.scale)
+
+
+@TRANSFORMS.register_module()
+class BlurDownscale(_MakeLQ):
+    """Gaussian blur (sigma, default 0.4 r) then subsampling: the ESPCN paper's degradation."""
+
+    def __init__(self, scale: int, sigma: float | None = None):
+        self.scale, self.sigma = scale, sigma
+
+    def degrade(self, gt, results):
+        return deg.blur_downscale(gt, self.scale, self.sigma)
+
+
+@TRANSFORMS.register_module()
+class AddGaussianNoise(_MakeLQ):
+    """White Gaussian noise of std ``sigma`` (0-255 scale; a list: one drawn per sample).
+
+    ``seed=None`` draws fresh noise every time (training); an int gives every image its own fixed noise,
+    seeded from the seed and the image name, so evaluation is repeatable and independent of the order.
+    """
+
+    def __init__(self, sigma: float | list[float], seed: int | None = None):
+        self.sigmas = list(sigma) if isinstance(sigma, (list, tuple)) else [sigma]
+        self.seed = seed
+
+    def degrade(self, gt, results):
+        if self.seed is None:
+            rng = np.random.default_rng()
+        else:
+            rng = np.random.default_rng([self.seed, zlib.crc32(results['name'].encode())])
+        sigma = self.sigmas[rng.integers(len(self.sigmas))]
+        results['noise_sigma'] = float(sigma)
+        return deg.add_gaussian_noise(gt, sigma, rng)
+
+
+@TRANSFORMS.register_module()
+class PairedRandomCrop(BaseTransform):
+    """Random aligned crop: ``gt_size`` x ``gt_size`` from GT and the matching LQ patch (gt_size / scale)."""
+
+    def __init__(self, gt_size: int):
+        self.gt_size = gt_size
+
+    def transform(self, results: dict) -> dict:
+        scale = results.get('scale', 1)
+        if self.gt_size % scale:
+            raise ValueError(f'PairedRandomCrop: gt_size {self.gt_size} is not a multiple of the scale {scale}')
+        lq_size = self.gt_size // scale
+        lh, lw = results['lq'].shape[:2]
+        if lh < lq_size or lw < lq_size:
+            raise PairError(f'{results.get("lq_path") or results["gt_path"]}: LQ image {lw}x{lh} is smaller than '
+                            f'the training patch {lq_size}x{lq_size}')
+        top, left = np.random.randint(lh - lq_size + 1), np.random.randint(lw - lq_size + 1)
+        results['lq'] = results['lq'][top:top + lq_size, left:left + lq_size]
+        results['gt'] = results['gt'][top * scale:(top + lq_size) * scale, left * scale:(left + lq_size) * scale]
+        return results
+
+
+@TRANSFORMS.register_module()
+class PairedRandomDihedral(BaseTransform):
+    """One of the 8 flips/rotations by 90 degrees, drawn uniformly and applied to LQ and GT alike."""
+
+    def transform(self, results: dict) -> dict:
+        transpose, hflip, vflip = np.random.rand(3) < 0.5
+        for key in ('lq', 'gt'):
+            img = results[key]
+            img = img.transpose(1, 0, 2) if transpose else img
+            img = img[:, ::-1] if hflip else img
+            img = img[::-1] if vflip else img
+            results[key] = np.ascontiguousarray(img)
+        return results
+
+
+def to_chw_tensor(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+
+
+@TRANSFORMS.register_module()
+class PackRestorationInputs(BaseTransform):
+    """``inputs``: LQ (3, h, w) float tensor; ``data_samples.gt_img``: GT (3, H, W) when present."""
+
+    META_KEYS = ('name', 'gt_path', 'lq_path', 'scale', 'notes', 'noise_sigma')
+
+    def transform(self, results: dict) -> dict:
+        sample = BaseDataElement(metainfo={k: results[k] for k in self.META_KEYS if k in results})
+        if 'gt' in results:
+            sample.gt_img = to_chw_tensor(results['gt'])
+        return dict(inputs=to_chw_tensor(results['lq']), data_samples=sample)

@@ -1,0 +1,97 @@
+"""Embedded restoration datasets built from scikit-image's bundled real photographs (no download).
+
+* ``sr_photos``: HR photos cropped to a multiple of 12 and their antialiased-bicubic x2/x3/x4 LR images
+  (``{split}/gt``, ``{split}/lq_x2`` ...). The test photos are never in the training split.
+* ``denoise_photos``: clean photos; the test split also holds noisy copies at sigma 15/25/50 with fixed seeds
+  (``test/noisy_s25`` ...); training noise is drawn on the fly.
+* ``dehaze_photos``: haze by the atmospheric scattering model. Test: the stereo motorcycle photo with depth from
+  its real disparity map, at three haze settings. Training (other photos): smooth synthetic depth (far at the
+  top, near at the bottom, plus low-frequency variation), four random (beta, airlight) settings per photo.
+  LQ files are named ``<gt stem>_<k>.png`` (RESIDE's naming, ``match='prefix'``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from convzoo.tasks.embedded import bundled_photos, register_embedded
+from convzoo.tasks.restoration import degradations as deg
+
+TEST_PHOTOS = ('astronaut', 'chelsea', 'coffee')
+DEHAZE_TEST_PHOTO = 'stereo_motorcycle'
+SR_SCALES = (2, 3, 4)
+NOISE_SIGMAS = (15, 25, 50)
+TEST_HAZE = ((0.8, 0.9), (1.2, 0.8), (1.6, 0.95))  # (beta, airlight) on depth normalised to (0, 1]
+
+
+def _stem(name: str) -> str:
+    return name.replace('_', '-')  # '_' separates the GT stem from the variant in LQ names
+
+
+def _save(path: Path, img: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)[..., ::-1])
+
+
+def _splits() -> dict[str, dict[str, np.ndarray]]:
+    photos = {n: p.astype(np.float32) / 255 for n, p in bundled_photos().items() if n != DEHAZE_TEST_PHOTO}
+    return {'train': {n: p for n, p in photos.items() if n not in TEST_PHOTOS},
+            'test': {n: photos[n] for n in TEST_PHOTOS}}
+
+
+@register_embedded('sr_photos', version='1')
+def build_sr_photos(root: Path) -> None:
+    for split, photos in _splits().items():
+        for name, img in photos.items():
+            hr = deg.mod_crop(img, 12)
+            _save(root / split / 'gt' / f'{_stem(name)}.png', hr)
+            for scale in SR_SCALES:
+                _save(root / split / f'lq_x{scale}' / f'{_stem(name)}.png', deg.bicubic_downscale(hr, scale))
+
+
+@register_embedded('denoise_photos', version='1')
+def build_denoise_photos(root: Path) -> None:
+    for split, photos in _splits().items():
+        for i, (name, img) in enumerate(photos.items()):
+            _save(root / split / 'gt' / f'{_stem(name)}.png', img)
+            if split != 'test':
+                continue
+            for sigma in NOISE_SIGMAS:
+                # Quantise before adding noise so the noisy file is exactly GT + clipped noise, then quantised.
+                clean = np.round(img * 255) / 255
+                noisy = deg.add_gaussian_noise(clean, sigma, np.random.default_rng([sigma, i]))
+                _save(root / split / f'noisy_s{sigma}' / f'{_stem(name)}.png', noisy)
+
+
+def synthetic_depth(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Smooth depth in [0.1, 1]: a top-to-bottom ramp (far sky, near ground) plus low-frequency noise."""
+    h, w = shape
+    ramp = np.linspace(1.0, 0.2, h, dtype=np.float32)[:, None].repeat(w, 1)
+    coarse = rng.random((4, 4)).astype(np.float32)
+    field = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    depth = 0.7 * ramp + 0.3 * field
+    return np.clip((depth - depth.min()) / (np.ptp(depth) + 1e-6) * 0.9 + 0.1, 0.1, 1.0)
+
+
+def motorcycle_with_depth() -> tuple[np.ndarray, np.ndarray]:
+    import skimage.data
+    left, _, disparity = skimage.data.stereo_motorcycle()
+    return left.astype(np.float32) / 255, deg.depth_from_disparity(disparity)
+
+
+@register_embedded('dehaze_photos', version='1')
+def build_dehaze_photos(root: Path) -> None:
+    rng = np.random.default_rng(2024)
+    for name, img in _splits()['train'].items():
+        _save(root / 'train' / 'gt' / f'{_stem(name)}.png', img)
+        for k in range(4):
+            depth = synthetic_depth(img.shape[:2], rng)
+            beta, airlight = rng.uniform(0.6, 1.8), rng.uniform(0.7, 1.0)
+            _save(root / 'train' / 'hazy' / f'{_stem(name)}_{k}.png', deg.add_haze(img, depth, beta, airlight))
+    clear, depth = motorcycle_with_depth()
+    stem = _stem(DEHAZE_TEST_PHOTO)
+    _save(root / 'test' / 'gt' / f'{stem}.png', clear)
+    for k, (beta, airlight) in enumerate(TEST_HAZE):
+        _save(root / 'test' / 'hazy' / f'{stem}_{k}.png', deg.add_haze(clear, depth, beta, airlight))

@@ -1,0 +1,142 @@
+"""The inference API on video with an RCNet detector: same detections as for images and folders, an undecodable
+frame in the middle skipped and reported, per-frame JSON, nothing written that claims completeness falsely."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from convzoo.apis import Inferencer, SourceError
+from convzoo.apis.sources import prefetch
+from convzoo.tasks.detection.demo_video import write_shapes_video
+
+CONFIG = 'configs/demo/rcnet_retinanet_demo.py'
+FRAMES = 6
+BROKEN = 2  # index of the frame whose JPEG data is destroyed
+
+
+@pytest.fixture(scope='module')
+def inferencer(tmp_path_factory, shapes_root):
+    """The RCNet demo detector with random weights, its class bias set so that a few boxes pass 0.5."""
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from convzoo.utils.config import load_config
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(load_config(CONFIG).model).eval()
+    image = torch.from_numpy(cv2.imread(str(shapes_root / 'val/00001.jpg'))).permute(2, 0, 1)
+    with torch.no_grad():
+        inputs = model.data_preprocessor(dict(inputs=[image]), False)['inputs']
+        logits = torch.cat([c.flatten() for c in model(inputs, mode='tensor')[0]])
+    model.bbox_head.retina_cls.bias.data -= torch.quantile(logits, 0.998)
+    path = tmp_path_factory.mktemp('ckpt') / 'rcnet.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': ('a', 'b', 'c')}}}, path)
+    return Inferencer(CONFIG, str(path), score_thr=0.5, batch_size=2)
+
+
+def destroy_frame(path, index):
+    """Zero the index-th JPEG of an MJPG AVI (up to the next chunk header), so FFmpeg cannot decode that frame."""
+    data = bytearray(open(path, 'rb').read())
+    starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
+    end = starts[index + 1] if index + 1 < len(starts) else data.rfind(b'idx1')
+    data[starts[index]:end - 16] = bytes(end - 16 - starts[index])
+    open(path, 'wb').write(bytes(data))
+
+
+@pytest.fixture(scope='module')
+def clip(shapes_root, tmp_path_factory):
+    """An MJPG clip of 6 dataset images with frame 2 destroyed, and the intact frames as lossless PNGs."""
+    folder = tmp_path_factory.mktemp('clip')
+    intact, broken = str(folder / 'intact.avi'), str(folder / 'broken.avi')
+    writer = cv2.VideoWriter(intact, cv2.VideoWriter_fourcc(*'MJPG'), 6.0, (160, 160))
+    for i in range(1, FRAMES + 1):
+        writer.write(cv2.imread(str(shapes_root / f'val/{i:05d}.jpg')))
+    writer.release()
+    frames = folder / 'frames'
+    frames.mkdir()
+    capture = cv2.VideoCapture(intact)
+    for i in range(FRAMES):
+        ok, image = capture.read()
+        assert ok
+        cv2.imwrite(str(frames / f'{i}.png'), image)
+    open(broken, 'wb').write(open(intact, 'rb').read())
+    destroy_frame(broken, BROKEN)
+    return broken, frames
+
+
+def same_detections(a, b):
+    assert a['labels'] == b['labels'] and a['class_names'] == b['class_names']
+    assert np.allclose(a['boxes'], b['boxes'], atol=0.02) and np.allclose(a['scores'], b['scores'], atol=1e-3)
+
+
+def test_video_with_a_broken_frame_matches_images_and_folder_and_says_it_is_incomplete(inferencer, clip,
+                                                                                          tmp_path):
+    video, frames = clip
+    out = tmp_path / 'out'
+    by_video = inferencer(video, out_dir=str(out), frame_json=True)
+    by_folder = inferencer(str(frames))
+    assert [r['frame'] for r in by_video] == [i for i in range(FRAMES) if i != BROKEN]
+    assert sum(len(r['boxes']) for r in by_video) > 0, 'the fixture model should produce detections'
+    for result in by_video:
+        same_detections(result, by_folder[result['frame']])
+    same_detections(inferencer(str(frames / '3.png'))[0], by_video[2])
+    summary = json.loads((out / 'broken.json').read_text())
+    assert (summary['frames'], summary['expected_frames'], summary['skipped_frames']) == (FRAMES - 1, FRAMES, 1)
+    assert summary['skipped_frame_indices'] == [BROKEN] and summary['complete'] is False
+    per_frame = sorted(p.name for p in (out / 'broken').glob('*.json'))
+    assert per_frame == [f'frame_{i:06d}.json' for i in range(FRAMES) if i != BROKEN]
+    assert json.loads((out / 'broken' / 'frame_000003.json').read_text())['boxes'] == by_video[2]['boxes']
+    drawn = cv2.VideoCapture(str(out / 'broken.mp4'))
+    assert int(drawn.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES - 1
+    assert drawn.get(cv2.CAP_PROP_FPS) == pytest.approx(6.0)
+    assert (drawn.get(cv2.CAP_PROP_FRAME_WIDTH), drawn.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (160, 160)
+    assert not list(out.rglob('*.part*'))
+
+
+def test_a_video_without_any_decodable_frame_writes_nothing(inferencer, clip, tmp_path):
+    video = tmp_path / 'dead.avi'
+    video.write_bytes(open(clip[0], 'rb').read())
+    for _ in range(FRAMES - 1):  # the clip's other frames, the first intact JPEG each time
+        destroy_frame(str(video), 0)
+    with pytest.raises(SourceError, match='no frame could be decoded'):
+        inferencer(str(video), out_dir=str(tmp_path / 'out'))
+    assert not [p for p in (tmp_path / 'out').rglob('*') if p.is_file()]
+
+
+def test_demo_clip_from_embedded_data(tmp_path):
+    path = write_shapes_video(str(tmp_path / 'clip.mp4'), image_ids=range(1, 4), frames_per_image=4, fps=8.0)
+    capture = cv2.VideoCapture(path)
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12 and capture.get(cv2.CAP_PROP_FPS) == pytest.approx(8.0)
+    first, last = capture.read()[1], None
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        last = image
+    assert first.shape == (160, 160, 3) and not np.array_equal(first, last)
+
+
+def test_prefetch_keeps_order_raises_producer_errors_and_stops_early():
+    assert list(prefetch(range(50), depth=4)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise OSError('disk gone')
+    with pytest.raises(OSError, match='disk gone'):
+        list(prefetch(failing(), depth=2))
+    closed = []
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.append(True)
+    stream = prefetch(endless(), depth=2)
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()
+    assert closed == [True]

@@ -1,0 +1,149 @@
+"""PSNR/SSIM against scikit-image and a hand computation; paired data, degradations and bad input."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from convzoo.tasks.restoration import degradations as deg
+from convzoo.tasks.restoration.data import LoadImagePair, PairedImageDataset, PairError, read_rgb_float
+from convzoo.tasks.restoration.metrics import psnr, ssim
+
+
+@pytest.fixture(scope='module')
+def image_pair():
+    rng = np.random.default_rng(0)
+    gt = cv2.GaussianBlur(rng.integers(0, 256, (40, 48, 3)).astype(np.uint8), (5, 5), 2)
+    noisy = np.clip(gt.astype(np.int16) + rng.integers(-20, 21, gt.shape), 0, 255).astype(np.uint8)
+    return noisy, gt
+
+
+def test_rgb_psnr_and_ssim_agree_with_scikit_image(image_pair):
+    pred, gt = image_pair
+    assert psnr(pred, gt) == pytest.approx(peak_signal_noise_ratio(gt, pred, data_range=255), abs=1e-9)
+    expected = structural_similarity(gt, pred, data_range=255, channel_axis=2, gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False)
+    assert ssim(pred, gt) == pytest.approx(expected, abs=1e-6)
+
+
+def test_y_channel_psnr_with_border_crop_matches_a_hand_computation(image_pair):
+    pred, gt = image_pair
+    border = 3
+
+    def y_of(img):  # ITU-R BT.601, per pixel, written out
+        out = np.zeros(img.shape[:2])
+        for i in range(img.shape[0]):
+            for j in range(img.shape[1]):
+                r, g, b = (float(v) / 255 for v in img[i, j])
+                out[i, j] = 16 + 65.481 * r + 128.553 * g + 24.966 * b
+        return out[border:-border, border:-border]
+
+    mse = np.mean((y_of(pred) - y_of(gt)) ** 2)
+    assert psnr(pred, gt, crop_border=border, convert_to='y') == pytest.approx(10 * np.log10(255 ** 2 / mse))
+    y_pred, y_gt = y_of(pred), y_of(gt)
+    expected = structural_similarity(y_gt, y_pred, data_range=255, gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False)
+    assert ssim(pred, gt, crop_border=border, convert_to='y') == pytest.approx(expected, abs=1e-6)
+
+
+def test_degradations():
+    img = np.random.default_rng(1).random((31, 44, 3)).astype(np.float32)
+    assert deg.bicubic_downscale(img, 3).shape == (10, 14, 3)
+    assert deg.blur_downscale(img, 4).shape == (7, 11, 3)
+    flat = np.full((12, 12, 3), 0.5, np.float32)
+    assert np.allclose(deg.bicubic_downscale(flat, 2), 0.5, atol=1e-6)  # a constant stays constant
+    a = deg.add_gaussian_noise(flat, 25, np.random.default_rng([7, 1]))
+    b = deg.add_gaussian_noise(flat, 25, np.random.default_rng([7, 1]))
+    assert np.array_equal(a, b) and abs((a - flat).std() * 255 - 25) < 3
+    depth = np.linspace(0, 1, 12, dtype=np.float32)[None].repeat(12, 0)
+    hazy = deg.add_haze(flat * 0.2, depth, beta=1.0, airlight=0.9)
+    t = np.exp(-depth)[..., None]
+    assert np.allclose(hazy, 0.1 * t + 0.9 * (1 - t), atol=1e-6)
+    disparity = np.array([[2.0, np.inf], [4.0, 0.0]], np.float32)
+    assert np.allclose(deg.depth_from_disparity(disparity), [[1.0, 1.0], [0.5, 0.5]])  # nearest valid fills
+
+
+def _write(path, img):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), img)
+
+
+def test_gray_rgba_and_16_bit_images_are_converted(tmp_path):
+    gray = np.arange(20 * 30, dtype=np.uint8).reshape(20, 30)
+    _write(tmp_path / 'g.png', gray)
+    _write(tmp_path / 'a.png', np.dstack([gray, gray // 2, gray // 3, np.full_like(gray, 7)]))
+    _write(tmp_path / 'w.png', (gray.astype(np.uint16) * 257)[..., None].repeat(3, 2))
+    img, notes = read_rgb_float(str(tmp_path / 'g.png'))
+    assert img.shape == (20, 30, 3) and 'grayscale to RGB' in notes
+    img, notes = read_rgb_float(str(tmp_path / 'a.png'))
+    assert 'alpha channel dropped' in notes and np.allclose(img[..., 0] * 255, gray // 3)  # BGR(A) -> RGB
+    img, notes = read_rgb_float(str(tmp_path / 'w.png'))
+    assert '16-bit' in notes and np.allclose(img[..., 1] * 255, gray, atol=1e-3)
+
+
+def test_pairs_are_matched_by_name_and_bad_pairs_name_the_file(tmp_path):
+    img = np.zeros((24, 30, 3), np.uint8)
+    _write(tmp_path / 'gt/a.png', img)
+    _write(tmp_path / 'gt/b.png', img)
+    _write(tmp_path / 'lq/a.png', img[:8, :10])
+    with pytest.raises(PairError, match=r'b\.png: its LQ image b\.\* is missing'):
+        PairedImageDataset(data_root=str(tmp_path), gt_folder='gt', lq_folder='lq', scale=3)
+    _write(tmp_path / 'lq/b.png', img[:8, :9])
+    ds = PairedImageDataset(data_root=str(tmp_path), gt_folder='gt', lq_folder='lq', scale=3)
+    assert [d['name'] for d in ds] == ['a', 'b']
+    with pytest.raises(PairError, match=r'b\.png \(30x24\) and .*b\.png \(9x8\) do not pair at scale 3'):
+        LoadImagePair()(dict(ds.get_data_info(1)))
+    # a GT up to scale - 1 pixels too large is cropped to scale x LQ (the usual convention), not refused
+    _write(tmp_path / 'gt/a.png', np.zeros((26, 32, 3), np.uint8))
+    assert LoadImagePair()(dict(ds.get_data_info(0)))['gt'].shape == (24, 30, 3)
+    _write(tmp_path / 'lq/c.png', img)
+    with pytest.raises(PairError, match=r'c\.png: LQ image without a GT image'):
+        PairedImageDataset(data_root=str(tmp_path), gt_folder='gt', lq_folder='lq', scale=3)
+
+
+def test_reside_style_names_pair_many_hazy_images_with_one_clear_image(tmp_path):
+    img = np.zeros((8, 8, 3), np.uint8)
+    _write(tmp_path / 'clear/1.png', img)
+    for name in ('1_1_0.9.png', '1_2_0.8.png'):
+        _write(tmp_path / 'hazy' / name, img)
+    ds = PairedImageDataset(data_root=str(tmp_path), gt_folder='clear', lq_folder='hazy', match='prefix')
+    assert len(ds) == 2 and all(d['gt_path'].endswith('clear/1.png') for d in ds)
+    _write(tmp_path / 'hazy/2_1_0.9.png', img)
+    with pytest.raises(PairError, match=r'2_1_0\.9\.png: no GT image 2\.\*'):
+        PairedImageDataset(data_root=str(tmp_path), gt_folder='clear', lq_folder='hazy', match='prefix')
+
+
+def test_fixed_seed_noise_depends_on_the_image_not_on_the_order():
+    from convzoo.tasks.restoration.data import AddGaussianNoise
+    gt = np.full((8, 8, 3), 0.5, np.float32)
+    noise = AddGaussianNoise(25, seed=3)
+    a = noise(dict(gt=gt, name='x'))['lq']
+    noise(dict(gt=gt, name='y'))
+    assert np.array_equal(a, noise(dict(gt=gt, name='x'))['lq'])
+    assert not np.array_equal(a, noise(dict(gt=gt, name='y'))['lq'])
+
+
+def test_paired_crop_and_dihedral_keep_lq_and_gt_aligned():
+    from convzoo.tasks.restoration.data import PairedRandomCrop, PairedRandomDihedral
+    gt = np.random.default_rng(2).random((30, 36, 3)).astype(np.float32)
+    lq = gt[1::3, 1::3]  # each LQ pixel is the centre of its 3x3 GT cell
+    for _ in range(10):
+        out = PairedRandomDihedral()(PairedRandomCrop(12)(dict(gt=gt, lq=lq, scale=3)))
+        assert out['lq'].shape == (4, 4, 3) and out['gt'].shape == (12, 12, 3)
+        assert np.array_equal(out['gt'][1::3, 1::3], out['lq'])
+
+
+def test_preprocessor_pads_odd_sizes_and_the_model_crops_back():
+    from mmengine.registry import init_default_scope
+
+    from convzoo.registry import MODELS
+    init_default_scope('convzoo')
+    model = MODELS.build(dict(type='RestorationModel', generator=dict(type='MIRNet', n_feat=8, n_rrg=1, n_mrb=1),
+                              data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=4)))
+    inputs = [torch.randint(0, 256, (3, 13, 18), dtype=torch.uint8), torch.randint(0, 256, (3, 10, 7)).byte()]
+    data = model.data_preprocessor(dict(inputs=inputs), False)
+    assert data['inputs'].shape == (2, 3, 16, 20) and data['inputs'].max() <= 1
+    samples = model.predict(data['inputs'], data['data_samples'])
+    assert [tuple(s.pred_img.shape) for s in samples] == [(3, 13, 18), (3, 10, 7)]
+    # tensor mode pads an odd size for the network itself and crops back
+    assert model(inputs[0][None].float() / 255).shape == (1, 3, 13, 18)

@@ -8,13 +8,12 @@ model = dict(
     type='DNFPNCascadeRCNN',
     dn_fpn_loss=dict(type='DNFPNContrastiveLoss', loss_weight=0.1),
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='checkpoints/resnet50-0676ba61.pth')),
-    roi_head=dict(bbox_head=[dict(type='Shared2FCBBoxHead', num_classes=8, reg_class_agnostic=True,
-                                  bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4,
-                                                  target_stds=stds), loss_bbox=dict(type='SmoothL1Loss', beta=1.0,
-                                                                                    loss_weight=1.0),
-                                  loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
-                             for stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1],
-                                          [0.033, 0.033, 0.067, 0.067])]),
+    roi_head=dict(bbox_head=[
+        dict(type='Shared2FCBBoxHead', num_classes=8, reg_class_agnostic=True,
+             bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0.0] * 4, target_stds=stds),
+             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+             loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.0))
+        for stds in ([0.1, 0.1, 0.2, 0.2], [0.05, 0.05, 0.1, 0.1], [0.033, 0.033, 0.067, 0.067])]),
     test_cfg=dict(rcnn=dict(max_per_img=1500)))
 train_dataloader = {{_base_.aitod_train_dataloader}}
 val_dataloader = {{_base_.aitod_test_dataloader}}

@@ -1,4 +1,5 @@
-# SSD512 with VGG16 (Liu et al., "SSD: Single Shot MultiBox Detector", ECCV 2016) on COCO 2017 (the paper's trainval35k is the same images):
+# SSD512 with VGG16 (Liu et al., "SSD: Single Shot MultiBox Detector", ECCV 2016) on COCO 2017
+# (the paper's trainval35k / minival split is the same images):
 # mmdet's SSDVGG backbone, SSDNeck and SSDHead with the paper's schedule and test settings added from
 # ./_base_/ssd_paper.py (what mmdet's config lacks is listed there).
 _base_ = ['mmdet::ssd/ssd512_coco.py', './_base_/ssd_paper.py']

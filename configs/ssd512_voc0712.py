@@ -1,4 +1,5 @@
-# SSD512 with VGG16 (Liu et al., "SSD: Single Shot MultiBox Detector", ECCV 2016) on PASCAL VOC 07+12 trainval, tested on VOC2007 test with VOC mAP (11-point):
+# SSD512 with VGG16 (Liu et al., "SSD: Single Shot MultiBox Detector", ECCV 2016) on PASCAL VOC 07+12 trainval,
+# tested on VOC2007 test with VOC mAP (11-point):
 # mmdet's SSDVGG backbone, SSDNeck and SSDHead with the paper's schedule and test settings added from
 # ./_base_/ssd_paper.py (what mmdet's config lacks is listed there).
 _base_ = ['mmdet::pascal_voc/ssd512_voc0712.py', './_base_/ssd_paper.py']

@@ -22,7 +22,8 @@ model = dict(
         loss_bbox=dict(type='L1Loss', loss_weight=1.0)),
     roi_head=dict(
         type='StandardRoIHead',
-        bbox_roi_extractor=dict(type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
+        bbox_roi_extractor=dict(type='SingleRoIExtractor',
+                                roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
                                 out_channels=channels, featmap_strides=[4, 8, 16, 32]),
         bbox_head=dict(
             type='Shared2FCBBoxHead', in_channels=channels, fc_out_channels=256, roi_feat_size=7, num_classes=3,

@@ -73,3 +73,4 @@ def test_a_bin_without_ground_truth_reads_minus_one(tmp_path):
     data['annotations'] = annotations
     ann_file.write_text(json.dumps(data))
     assert evaluate(ann_file, annotations)['coco/bbox_mAP_vt'] == -1.0
+

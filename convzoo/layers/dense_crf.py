@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from convzoo.layers.permutohedral import PermutohedralLattice
 
 MAX_SEPARABLE_RADIUS = 12  # smoothness kernels wider than this (3 theta_g) go through the lattice
+BAND_ROWS = 16  # rows per band of the separable filter and the softmax: a band of 19 classes x 1024 px fits in L2
 
 
 @dataclass(frozen=True)
@@ -60,31 +61,70 @@ def _gaussian_taps(sigma: float) -> list[float]:
     return [math.exp(-0.5 * (k / sigma) ** 2) for k in range(max(1, math.ceil(3 * sigma)) + 1)]
 
 
-def separable_gaussian(values: torch.Tensor, sigma: float) -> torch.Tensor:
-    """sum_j exp(-|p_i - p_j|^2 / 2 sigma^2) v_j over pixels j within 3 sigma per axis, for (H, W, C) values.
+def _axis_mass(taps: list[float], size: int) -> torch.Tensor:
+    """Total tap weight that falls inside an axis of ``size`` pixels, per pixel (the kernel is cut at the border)."""
+    mass = torch.full((size,), taps[0], dtype=torch.float64)
+    for shift, tap in enumerate(taps[1:size], start=1):
+        mass[shift:] += tap
+        mass[:size - shift] += tap
+    return mass
 
-    Shift-and-add along rows, then along columns; in (H, W, C) layout every shifted operand is a contiguous
-    block, and nothing outside the image contributes.
+
+def _shift_add(values: torch.Tensor, taps: list[float], dim: int) -> torch.Tensor:
+    """sum_k taps[|k|] * values shifted by k along ``dim`` (zero outside)."""
+    acc = values * taps[0]
+    size = values.shape[dim]
+    for shift, tap in enumerate(taps[1:size], start=1):
+        acc.narrow(dim, shift, size - shift).add_(values.narrow(dim, 0, size - shift), alpha=tap)
+        acc.narrow(dim, 0, size - shift).add_(values.narrow(dim, shift, size - shift), alpha=tap)
+    return acc
+
+
+def gaussian_rows(values: torch.Tensor, taps: list[float], top: int, bottom: int) -> torch.Tensor:
+    """Rows ``top:bottom`` of the separable Gaussian filtering of (H, W, C) ``values`` with symmetric ``taps``.
+
+    Reads only the rows within the kernel radius of the band (shift-and-add along the row, then across rows), so
+    a band of a few dozen rows is filtered in cache; nothing outside the image contributes.
     """
+    height = values.shape[0]
+    radius = min(len(taps) - 1, height - 1)
+    first, last = max(top - radius, 0), min(bottom + radius, height)
+    rows = _shift_add(values[first:last], taps, 1)
+    filtered = rows[top - first:bottom - first] * taps[0]
+    for shift, tap in enumerate(taps[1:radius + 1], start=1):  # output row y takes rows y - shift and y + shift
+        above_lo, below_hi = max(top - shift, first), min(bottom + shift, last)
+        filtered[above_lo + shift - top:].add_(rows[above_lo - first:bottom - shift - first], alpha=tap)
+        filtered[:below_hi - shift - top].add_(rows[top + shift - first:below_hi - first], alpha=tap)
+    return filtered
+
+
+def separable_gaussian(values: torch.Tensor, sigma: float, band_rows: int = BAND_ROWS) -> torch.Tensor:
+    """sum_j exp(-|p_i - p_j|^2 / 2 sigma^2) v_j over pixels j within 3 sigma per axis, for (H, W, C) values."""
     taps = _gaussian_taps(sigma)
-    out = values
-    for dim in (0, 1):
-        acc = out * taps[0]
-        size = out.shape[dim]
-        for shift, tap in enumerate(taps[1:size], start=1):
-            acc.narrow(dim, shift, size - shift).add_(out.narrow(dim, 0, size - shift), alpha=tap)
-            acc.narrow(dim, 0, size - shift).add_(out.narrow(dim, shift, size - shift), alpha=tap)
-        out = acc
-    return out
+    return torch.cat([gaussian_rows(values, taps, top, min(top + band_rows, values.shape[0]))
+                      for top in range(0, values.shape[0], band_rows)])
 
 
-class _Kernel:
-    """One Gaussian kernel of the CRF: filters (N, C) values and knows its per-pixel normalisation."""
+class _Smoothness:
+    """The position-only kernel, exactly (separable, truncated at 3 sigma), normalised per pixel by its mass."""
 
-    def __init__(self, weight: float, filter_fn, num_pixels: int):
-        self.filter = filter_fn
-        total = filter_fn(torch.ones(num_pixels, 1))
-        self.scale = weight / total.clamp_min(1e-20)  # w_m / (kernel mass at the pixel)
+    def __init__(self, weight: float, sigma: float, height: int, width: int):
+        self.taps = _gaussian_taps(sigma)
+        mass = _axis_mass(self.taps, height)[:, None, None] * _axis_mass(self.taps, width)[None, :, None]
+        self.scale = (weight / mass).to(torch.float32)  # (H, W, 1)
+
+    def add_rows(self, q: torch.Tensor, logits: torch.Tensor, top: int, bottom: int) -> None:
+        """logits[top:bottom] += normalised filtering of q, both (H, W, C)."""
+        logits[top:bottom].addcmul_(self.scale[top:bottom], gaussian_rows(q, self.taps, top, bottom))
+
+
+class _Appearance:
+    """A kernel filtered on the permutohedral lattice, its per-pixel normalisation folded into the slice."""
+
+    def __init__(self, weight: float, features: torch.Tensor):
+        self.lattice = PermutohedralLattice(features)
+        mass = self.lattice(torch.ones(features.shape[0], 1))
+        self.lattice.scale_output(weight / mass.clamp_min(1e-20))
 
 
 class DenseCRF:
@@ -101,30 +141,41 @@ class DenseCRF:
         probs, colours = self._check(probs, image)
         c, h, w = probs.shape
         log_p = probs.permute(1, 2, 0).reshape(h * w, c).clamp_min(self.params.min_prob).log()
-        kernels = self._kernels(colours, h, w)
+        lattices, smoothness = self._kernels(colours, h, w)
         q = torch.softmax(log_p, 1)
-        for _ in range(self.params.iterations if kernels else 0):
-            logits = torch.addcmul(log_p, kernels[0].scale, kernels[0].filter(q))
-            for kernel in kernels[1:]:
-                logits.addcmul_(kernel.scale, kernel.filter(q))
-            q = torch.softmax(logits, 1)
+        for _ in range(self.params.iterations if lattices or smoothness else 0):
+            q = self._mean_field_step(q, log_p, lattices, smoothness, h, w)
         return q.reshape(h, w, c).permute(2, 0, 1).contiguous()
 
-    def _kernels(self, colours: torch.Tensor, h: int, w: int) -> list[_Kernel]:
+    @staticmethod
+    def _mean_field_step(q, log_p, lattices, smoothness, h: int, w: int) -> torch.Tensor:
+        """softmax(log P + sum of the normalised, weighted filterings of q): the lattice kernels over the whole
+        image, then, band of rows by band while it is in cache, the separable kernel and the softmax."""
+        logits = log_p.clone() if not lattices else lattices[0].lattice(q).add_(log_p)
+        for kernel in lattices[1:]:
+            logits += kernel.lattice(q)
+        q3, logits3 = q.view(h, w, -1), logits.view(h, w, -1)
+        for top in range(0, h, BAND_ROWS):
+            bottom = min(top + BAND_ROWS, h)
+            if smoothness is not None:
+                smoothness.add_rows(q3, logits3, top, bottom)
+            logits3[top:bottom] = torch.softmax(logits3[top:bottom], 2)
+        return logits
+
+    def _kernels(self, colours: torch.Tensor, h: int, w: int) -> tuple[list, _Smoothness | None]:
+        """The kernels filtered on a lattice, and the separable smoothness kernel (None when off or too wide)."""
         p = self.params
         grid = _pixel_grid(h, w)
-        kernels = []
+        lattices, smoothness = [], None
         if p.bilateral_weight != 0:
             features = torch.cat([grid / p.bilateral_xy_std, colours / p.bilateral_rgb_std], 1)
-            kernels.append(_Kernel(p.bilateral_weight, PermutohedralLattice(features), h * w))
+            lattices.append(_Appearance(p.bilateral_weight, features))
         if p.gaussian_weight != 0:
             if math.ceil(3 * p.gaussian_xy_std) <= MAX_SEPARABLE_RADIUS:
-                def smooth(values, sigma=p.gaussian_xy_std):
-                    return separable_gaussian(values.view(h, w, -1), sigma).view(h * w, -1)
+                smoothness = _Smoothness(p.gaussian_weight, p.gaussian_xy_std, h, w)
             else:
-                smooth = PermutohedralLattice(grid / p.gaussian_xy_std)
-            kernels.append(_Kernel(p.gaussian_weight, smooth, h * w))
-        return kernels
+                lattices.append(_Appearance(p.gaussian_weight, grid / p.gaussian_xy_std))
+        return lattices, smoothness
 
     @staticmethod
     def _check(probs, image) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,6 +18,7 @@ sorts packed integer keys with NumPy. No compiled extension is involved.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -44,20 +45,19 @@ def _enclosing_simplex(elevated: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     d1 = elevated.shape[1]
     columns = elevated.T.contiguous()
     rounded = torch.round(columns / d1)
-    off_plane = rounded.sum(0).long()
-    rem0 = rounded * d1
-    residual = columns - rem0
-    rank = torch.zeros(columns.shape, dtype=torch.long)
+    off_plane = rounded.sum(0).to(torch.int16)
+    rem0 = rounded.mul_(d1)
+    residual = columns.sub_(rem0)
+    rank = off_plane.expand(d1, -1).clone()  # int16: ranks lie in [-d1, 2 d1)
     for i in range(d1):  # rank[i] = number of coordinates with a larger residual (ties: the lower index ranks first)
         for j in range(i + 1, d1):
             j_larger = residual[j] > residual[i]
             rank[i] += j_larger
             rank[j] += ~j_larger
-    rank += off_plane
-    wrap = (rank > d1 - 1).long() - (rank < 0).long()  # bring the rounded point back onto the plane
+    wrap = (rank > d1 - 1).to(torch.int16) - (rank < 0).to(torch.int16)  # bring the point back onto the plane
     rank -= d1 * wrap
     rem0 -= d1 * wrap
-    return rem0, rank
+    return rem0, rank.long()
 
 
 def _barycentric(elevated: torch.Tensor, rem0: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
@@ -69,6 +69,15 @@ def _barycentric(elevated: torch.Tensor, rem0: torch.Tensor, rank: torch.Tensor)
     bary.scatter_add_(1, (d1 - rank).T, -part)
     bary[:, 0] += 1.0 + bary[:, d1]
     return bary[:, :d1]
+
+
+def _upper_neighbours(vertex_codes: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Along the lattice axis with code step ``step``: the code ranks ``found`` of the vertices that have an upper
+    neighbour, and those neighbours' code ranks (``vertex_codes`` is sorted)."""
+    upper_query = vertex_codes + abs(step)  # sorted, so the search walks forward
+    pos = np.minimum(np.searchsorted(vertex_codes, upper_query), len(vertex_codes) - 1)
+    found = np.flatnonzero(vertex_codes[pos] == upper_query)
+    return pos[found], found
 
 
 class PermutohedralLattice:
@@ -88,23 +97,48 @@ class PermutohedralLattice:
         elevated = feats @ _elevation_matrix(d).T
         rem0, rank = _enclosing_simplex(elevated)
         weights = _barycentric(elevated, rem0, rank).to(torch.float32)
-        codes, axis_steps = self._vertex_codes(rem0[:d].long(), rank[:d])
-        vertex_codes, vertex_of, order = self._hash(codes.ravel())
+        codes, axis_steps, code_bits = self._vertex_codes(rem0[:d].long(), rank[:d])
+        vertex_codes, vertex_of, order = self._hash(codes.ravel(), code_bits)
         self.num_points, self.dim, self.num_vertices = n, d, len(vertex_codes)
-        # splat: the entries in code order are grouped by vertex, so each vertex's points form one bag
-        order = torch.from_numpy(order)
-        self._splat_index = (order // (d + 1)).to(torch.int32)
-        self._splat_weight = weights.view(-1)[order].contiguous()
-        counts = np.bincount(vertex_of, minlength=self.num_vertices)
-        self._splat_offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32))
-        self._blur_index = [self._neighbours(vertex_codes, step) for step in axis_steps]
-        self._blur_weight = torch.tensor([0.5, 1.0, 0.5]).expand(self.num_vertices, 3).contiguous()
-        self._slice_index = torch.from_numpy(vertex_of.astype(np.int32)).view(n, d + 1)
+        # the neighbour searches (NumPy, GIL released) run in the background while the splat is laid out; a pool
+        # per lattice, so that nothing is left over in a forked worker process
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix='lattice-search') as pool:
+            searches = [pool.submit(_upper_neighbours, vertex_codes, step) for step in axis_steps]
+            renumber, by_first_touch = self._lay_out_splat(vertex_of, order, weights)
+            self._blur = [self._blur_taps(*search.result(), renumber, by_first_touch) for search in searches]
+        self._slice_index = torch.from_numpy(renumber[vertex_of]).view(n, d + 1)
         self._slice_weight = weights * (1.0 / (1.0 + 2.0 ** -d))  # Adams et al.'s slice normalisation
 
+    def _lay_out_splat(self, vertex_of: np.ndarray, order: np.ndarray, weights: torch.Tensor
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Number the vertices in the order the points first touch them (raster order for images), so that the
+        vertices of nearby points sit nearby in memory and the gathers of slice and blur mostly hit the cache; lay
+        out the splat as one bag of (point, weight) entries per vertex. Returns the renumbering (code rank ->
+        vertex) and its inverse."""
+        counts = np.bincount(vertex_of, minlength=self.num_vertices)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        by_first_touch = np.argsort(np.minimum.reduceat(order, starts))
+        renumber = np.empty(self.num_vertices, dtype=np.int32)
+        renumber[by_first_touch] = np.arange(self.num_vertices, dtype=np.int32)
+        new_starts = np.concatenate([[0], np.cumsum(counts[by_first_touch])[:-1]])
+        moved = np.repeat(new_starts[renumber] - starts, counts) + np.arange(len(order))
+        grouped = np.empty_like(order)
+        grouped[moved] = order  # entries in code order -> entries grouped by the new vertex numbers
+        grouped = torch.from_numpy(grouped)
+        self._splat_index = (grouped // (self.dim + 1)).to(torch.int32)
+        self._splat_weight = weights.view(-1)[grouped].contiguous()
+        self._splat_offsets = torch.from_numpy(new_starts.astype(np.int32))
+        return renumber, by_first_touch
+
+    def scale_output(self, scale: torch.Tensor) -> None:
+        """Multiply every point's filtered output by ``scale`` (n or (n, 1)), folded into the slice weights so that
+        a per-point normalisation costs nothing per filtering."""
+        self._slice_weight = (self._slice_weight * scale.reshape(-1, 1).to(torch.float32)).contiguous()
+
     @staticmethod
-    def _vertex_codes(rem0: torch.Tensor, rank: torch.Tensor) -> tuple[np.ndarray, list[int]]:
-        """(n, d+1) int64 codes of every point's simplex vertices, and the code step along each lattice axis.
+    def _vertex_codes(rem0: torch.Tensor, rank: torch.Tensor) -> tuple[np.ndarray, list[int], int]:
+        """(n, d+1) int64 codes of every point's simplex vertices, the code step along each lattice axis, and the
+        number of bits the codes need.
 
         A vertex key is rem0 + the canonical simplex offset (remainder r: +r where rank <= d - r, else
         r - (d+1)), packed in mixed radix. Each digit has a margin of d+1 on both sides, so a neighbour's code is
@@ -130,41 +164,53 @@ class PermutohedralLattice:
             if axis < d:
                 step = step + (d + 1) * radix[axis]
             steps.append(int(step))
-        return codes.long().numpy(), steps
+        return codes.long().numpy(), steps, math.ceil(bits) + 1
 
     @staticmethod
-    def _hash(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sorted distinct codes, the vertex index of every entry, and the entries' order by code."""
-        order = np.argsort(codes)
-        ordered = codes[order]
+    def _hash(codes: np.ndarray, code_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sorted distinct codes, the vertex index of every entry, and the entries' order by code.
+
+        When code and entry index fit in 63 bits together, they are packed into one integer and sorted by value
+        (NumPy's value sort is several times faster than ``argsort``); otherwise ``argsort``.
+        """
+        index_bits = max(int(len(codes) - 1).bit_length(), 1)
+        if code_bits + index_bits <= 63:
+            packed = np.sort((codes << index_bits) | np.arange(len(codes), dtype=np.int64))
+            order = packed & ((1 << index_bits) - 1)
+            ordered = packed >> index_bits
+        else:
+            order = np.argsort(codes)
+            ordered = codes[order]
         is_new = np.empty(len(codes), dtype=bool)
         is_new[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=is_new[1:])
-        vertex_of = np.empty(len(codes), dtype=np.int64)
-        vertex_of[order] = np.cumsum(is_new) - 1
+        vertex_of = np.empty(len(codes), dtype=np.int32)
+        vertex_of[order] = np.cumsum(is_new, dtype=np.int32) - 1
         return ordered[is_new], vertex_of, order
 
-    def _neighbours(self, vertex_codes: np.ndarray, step: int) -> torch.Tensor:
-        """(m, 3) int32: [lower neighbour, self, upper neighbour] along one axis; absent ones point at row m
-        (a zero row appended to the values)."""
-        m = self.num_vertices
-        step = abs(step)
-        upper_query = vertex_codes + step  # sorted, so the search walks forward
-        pos = np.minimum(np.searchsorted(vertex_codes, upper_query), m - 1)
-        found = vertex_codes[pos] == upper_query
-        upper = np.where(found, pos, m)
-        lower = np.full(m, m, dtype=np.int64)
-        lower[pos[found]] = np.nonzero(found)[0]  # v is u's lower neighbour exactly when u is v's upper one
-        return torch.from_numpy(np.stack([lower, np.arange(m), upper], 1).astype(np.int32))
+    def _blur_taps(self, upper_of: np.ndarray, found: np.ndarray, renumber: np.ndarray,
+                   by_first_touch: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Blur taps along one axis: (m, 3) int32 indices [lower neighbour, self, upper neighbour] and their
+        weights (1/2, 1, 1/2); an absent neighbour points at the vertex itself with weight 0. ``upper_of[found]``
+        are the upper neighbours in code order; returned in the vertex numbering (``renumber``: code rank ->
+        vertex)."""
+        upper, lower = renumber.copy(), renumber.copy()
+        upper[found] = renumber[upper_of]
+        lower[upper_of] = renumber[found]  # v is u's lower neighbour exactly when u is v's upper one
+        index = torch.stack([torch.from_numpy(lower[by_first_touch]),
+                             torch.arange(self.num_vertices, dtype=torch.int32),
+                             torch.from_numpy(upper[by_first_touch])], 1)
+        weight = torch.stack([(index[:, 0] != index[:, 1]).float() * 0.5, torch.ones(self.num_vertices),
+                              (index[:, 2] != index[:, 1]).float() * 0.5], 1)
+        return index, weight
 
     def __call__(self, values: torch.Tensor) -> torch.Tensor:
         """Filter (n, c) values; returns (n, c) float32."""
         if values.ndim != 2 or values.shape[0] != self.num_points:
             raise ValueError(f'values must be ({self.num_points}, c), got {tuple(values.shape)}')
         values = values.to(torch.float32).contiguous()
-        lattice = values.new_zeros(self.num_vertices + 1, values.shape[1])
-        lattice[:-1] = F.embedding_bag(self._splat_index, values, self._splat_offsets,
-                                       per_sample_weights=self._splat_weight, mode='sum')
-        for neighbours in self._blur_index:
-            lattice[:-1] = F.embedding_bag(neighbours, lattice, per_sample_weights=self._blur_weight, mode='sum')
-        return F.embedding_bag(self._slice_index, lattice[:-1], per_sample_weights=self._slice_weight, mode='sum')
+        lattice = F.embedding_bag(self._splat_index, values, self._splat_offsets,
+                                  per_sample_weights=self._splat_weight, mode='sum')
+        for index, weight in self._blur:
+            lattice = F.embedding_bag(index, lattice, per_sample_weights=weight, mode='sum')
+        return F.embedding_bag(self._slice_index, lattice, per_sample_weights=self._slice_weight, mode='sum')

@@ -140,26 +140,44 @@ class DenseCRF:
     def __call__(self, probs: torch.Tensor, image) -> torch.Tensor:
         probs, colours = self._check(probs, image)
         c, h, w = probs.shape
-        log_p = probs.permute(1, 2, 0).reshape(h * w, c).clamp_min(self.params.min_prob).log()
+        p = self.params
+        log_p = probs.permute(1, 2, 0).reshape(h * w, c).clamp_min(p.min_prob).log()
         lattices, smoothness = self._kernels(colours, h, w)
         q = torch.softmax(log_p, 1)
-        for _ in range(self.params.iterations if lattices or smoothness else 0):
-            q = self._mean_field_step(q, log_p, lattices, smoothness, h, w)
+        if not lattices and smoothness is None:
+            return q.reshape(h, w, c).permute(2, 0, 1).contiguous()
+        # Softmax is shift-invariant: shifting every pixel's logits by its largest unary plus the total positive
+        # pairwise weight bounds them by 0 from above and by -(total |weight|) at the pixel's best label, so a
+        # plain exp and normalisation is exact and cannot overflow or lose the best label (unless the weights
+        # are absurd, when the max-subtracting softmax is used).
+        weights = (p.bilateral_weight, p.gaussian_weight)
+        shift = log_p.amax(1, keepdim=True) + sum(max(wt, 0.0) for wt in weights)
+        plain_exp = sum(abs(wt) for wt in weights) < 60.0
+        log_p = log_p.sub_(shift).view(h, w, c)
+        for _ in range(p.iterations):
+            q = self._mean_field_step(q, log_p, lattices, smoothness, plain_exp)
         return q.reshape(h, w, c).permute(2, 0, 1).contiguous()
 
     @staticmethod
-    def _mean_field_step(q, log_p, lattices, smoothness, h: int, w: int) -> torch.Tensor:
+    def _mean_field_step(q, log_p, lattices, smoothness, plain_exp: bool) -> torch.Tensor:
         """softmax(log P + sum of the normalised, weighted filterings of q): the lattice kernels over the whole
-        image, then, band of rows by band while it is in cache, the separable kernel and the softmax."""
-        logits = log_p.clone() if not lattices else lattices[0].lattice(q).add_(log_p)
+        image, then band of rows by band, while it is in cache, the unary, the separable kernel and the softmax.
+        ``q`` is (H * W, C), ``log_p`` (H, W, C); returns the new (H * W, C) q."""
+        h, w, c = log_p.shape
+        logits = torch.zeros_like(q) if not lattices else lattices[0].lattice(q)
         for kernel in lattices[1:]:
             logits += kernel.lattice(q)
-        q3, logits3 = q.view(h, w, -1), logits.view(h, w, -1)
+        q3, logits3 = q.view(h, w, c), logits.view(h, w, c)
         for top in range(0, h, BAND_ROWS):
             bottom = min(top + BAND_ROWS, h)
+            band = logits3[top:bottom].add_(log_p[top:bottom])
             if smoothness is not None:
                 smoothness.add_rows(q3, logits3, top, bottom)
-            logits3[top:bottom] = torch.softmax(logits3[top:bottom], 2)
+            if plain_exp:
+                band.exp_()
+                band.div_(band.sum(2, keepdim=True))
+            else:
+                band.copy_(torch.softmax(band, 2))
         return logits
 
     def _kernels(self, colours: torch.Tensor, h: int, w: int) -> tuple[list, _Smoothness | None]:

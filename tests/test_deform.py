@@ -66,3 +66,21 @@ def test_unknown_impl_is_refused():
     with pytest.raises(ValueError, match='impl'):
         deform_conv2d_any_size(torch.zeros(1, 1, 3, 3), torch.zeros(1, 18, 3, 3), torch.zeros(1, 1, 3, 3),
                                padding=1, impl='cuda')
+
+
+@pytest.mark.parametrize('stride', [1, 2])
+def test_row_chunked_torch_version_equals_the_whole_map(monkeypatch, stride):
+    """Large maps are sampled and multiplied a band of output rows at a time: same values and gradients."""
+    import convzoo.layers.deform as deform
+    x, w, offset, mask, kw = _inputs((13, 11), stride, 1, 1, 2)
+    bias = torch.randn(w.shape[0], dtype=w.dtype)
+    fn = lambda a, b, c, d: modulated_deform_conv2d_any_size(a, c, d, b, bias, impl='torch', **kw)  # noqa: E731
+    whole, whole_grads = _grads(fn, x, w, offset, mask)
+    monkeypatch.setattr(deform, 'CHUNK_ELEMENTS', 4 * 9 * 11 * 3)  # bands of 3 (stride 1) or 5 (stride 2) rows
+    monkeypatch.setattr(deform, 'CHUNK_MIN_ELEMENTS', 0)
+    chunked, chunked_grads = _grads(fn, x, w, offset, mask)
+    torch.testing.assert_close(chunked, whole)
+    for a, b in zip(chunked_grads, whole_grads):
+        torch.testing.assert_close(a, b)
+    with torch.no_grad():  # the in-place modulation path
+        torch.testing.assert_close(fn(x, w, offset, mask), whole)

@@ -117,3 +117,44 @@ def test_parameter_count_matches_an_independent_count_of_the_paper_neck():
     fpn = MODELS.build(dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, start_level=1,
                             add_extra_convs='on_input', num_outs=5))
     assert sum(p.numel() for p in neck.parameters()) < sum(p.numel() for p in fpn.parameters())
+
+
+def test_fusion_convs_keep_mmcv_dcnv2_parameters_and_state_dict_keys():
+    """The fusion convs are mmcv's ModulatedDeformConv2dPack (conv_cfg type 'DCNv2') whatever dcn_impl: a
+    ConvModule built by mmcv's own registry loads strictly into a node's post_fusion, with the same keys."""
+    from mmcv.cnn import ConvModule
+    from mmcv.ops import ModulatedDeformConv2dPack
+    torch_neck, mmcv_neck = build(dcn_impl='torch'), build(dcn_impl='mmcv')
+    assert list(torch_neck.state_dict()) == list(mmcv_neck.state_dict())
+    reference = ConvModule(C, C, 3, padding=1, conv_cfg=dict(type='DCNv2', deform_groups=2),
+                           norm_cfg=dict(type='BN', requires_grad=True), order=('act', 'conv', 'norm'))
+    assert type(reference.conv) is ModulatedDeformConv2dPack
+    for node in torch_neck.rev_fp:
+        assert isinstance(node.post_fusion.conv, ModulatedDeformConv2dPack)
+        assert list(node.post_fusion.state_dict()) == list(reference.state_dict())
+    assert 'rev_fp.1.pre_fusion.conv.conv_offset.weight' in torch_neck.state_dict()
+    torch_neck.rev_fp[1].post_fusion.load_state_dict(reference.state_dict(), strict=True)
+    with pytest.raises(ValueError, match='dcn_impl'):
+        build(dcn_impl='cuda')
+
+
+def test_grid_sample_and_mmcv_fusion_convs_give_the_same_outputs_and_gradients():
+    torch.manual_seed(1)
+    necks = {impl: build(dcn_impl=impl) for impl in ('mmcv', 'torch')}
+    state = necks['mmcv'].state_dict()
+    for key in state:  # non-zero offsets and masks, so that the deformable sampling is really exercised
+        if 'conv_offset' in key:
+            state[key] = torch.randn_like(state[key]) * 0.3
+    outputs, grads = {}, {}
+    for impl, neck in necks.items():
+        neck.load_state_dict(state)
+        neck.train()
+        feats = [f.requires_grad_() for f in backbone(sizes=((17, 23), (9, 12), (5, 6), (3, 3)))]
+        out = neck(feats)
+        sum((o * torch.linspace(-1, 1, o.shape[-1])).sum() for o in out).backward()
+        outputs[impl] = out
+        grads[impl] = [f.grad for f in feats[1:]] + [p.grad for p in neck.parameters()]
+    # float32 rounding differs (summation order), and train-mode BN over tiny maps amplifies it: compare each
+    # tensor to its own scale (the softmax-attention biases have exactly zero gradient, up to rounding noise)
+    for a, b in zip(outputs['mmcv'] + tuple(grads['mmcv']), outputs['torch'] + tuple(grads['torch'])):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-3 * max(a.abs().max().item(), 1.0))

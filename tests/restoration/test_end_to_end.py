@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from convzoo.apis import Inferencer
+from convzoo.tasks.restoration.espcn import ESPCNInference
 
 DEMO = 'configs/restoration/demo/espcn_x3_t91_demo.py'
 
@@ -47,6 +48,7 @@ def test_inference_on_image_array_and_video_gives_upscaled_outputs(trained, tmp_
     assert cv2.imread(str(tmp_path / 'chelsea.png')).shape == by_path['_image'].shape
     assert '_image' not in json.loads((tmp_path / 'chelsea.json').read_text())
     assert np.array_equal(infer(image)[0]['_image'], by_path['_image'])
+    assert isinstance(infer.model.generator, ESPCNInference)  # the fast form, made once the weights are loaded
     video = str(tmp_path / 'clip.mp4')
     writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 4.0, (48, 32))
     for i in range(3):

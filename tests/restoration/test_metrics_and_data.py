@@ -6,7 +6,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from convzoo.tasks.restoration import degradations as deg
-from convzoo.tasks.restoration.data import LoadImagePair, PairedImageDataset, PairError, read_rgb_float
+from convzoo.tasks.restoration.data import AddHaze, LoadImagePair, PairedImageDataset, PairError, read_rgb_float
 from convzoo.tasks.restoration.metrics import psnr, ssim
 
 
@@ -61,6 +61,72 @@ def test_degradations():
     assert np.allclose(hazy, 0.1 * t + 0.9 * (1 - t), atol=1e-6)
     disparity = np.array([[2.0, np.inf], [4.0, 0.0]], np.float32)
     assert np.allclose(deg.depth_from_disparity(disparity), [[1.0, 1.0], [0.5, 0.5]])  # nearest valid fills
+
+
+def test_haze_follows_the_atmospheric_scattering_model():
+    clear = np.random.default_rng(2).random((6, 8, 3)).astype(np.float32)
+    haze = AddHaze(beta=0.7, airlight=0.85, depth='map')
+
+    def hazy(depth):
+        return haze(dict(gt=clear, depth=np.asarray(depth, np.float32), name='x', gt_path='x.png'))['lq']
+
+    assert np.array_equal(hazy(np.zeros((6, 8))), clear)  # d = 0: t = 1, the clear image exactly
+    assert np.allclose(hazy(np.full((6, 8), 40.0)), 0.85, atol=1e-6)  # beta d large: t -> 0, the airlight
+    depth = np.linspace(0, 2, 48).reshape(6, 8)
+    out = hazy(depth)
+    t = np.exp(-0.7 * depth[2, 5])  # one pixel by hand: I = J t + A (1 - t)
+    assert out[2, 5, 1] == pytest.approx(clear[2, 5, 1] * t + 0.85 * (1 - t), abs=1e-6)
+    with pytest.raises(PairError, match='x.png.*depth map'):
+        haze(dict(gt=clear, name='x', gt_path='x.png'))
+    with pytest.raises(PairError, match='does not match'):
+        hazy(np.zeros((5, 8)))
+
+
+def test_random_haze_draws_in_range_and_a_seed_fixes_it_per_image():
+    clear = np.random.default_rng(3).random((40, 50, 3)).astype(np.float32)
+    haze = AddHaze(beta=(0.5, 2.0), airlight=(0.7, 1.0), near=(0.1, 0.3), far=(0.6, 1.0))
+    for _ in range(5):
+        out = haze(dict(gt=clear, name='a', gt_path='a.png'))
+        beta, airlight = out['haze_beta'], out['haze_airlight']
+        assert 0.5 <= beta <= 2.0 and 0.7 <= airlight <= 1.0
+        t = (out['lq'] - airlight) / (clear - airlight)  # per-pixel transmission, exp(-beta d), same in R, G, B
+        d = -np.log(np.median(t, axis=2)) / beta
+        assert 0.1 - 1e-3 <= d.min() and d.max() <= 1.0 + 1e-3 and d.max() - d.min() > 0.2
+    fixed = AddHaze(seed=5)
+    a = fixed(dict(gt=clear, name='a', gt_path='a.png'))['lq']
+    fixed(dict(gt=clear, name='b', gt_path='b.png'))
+    assert np.array_equal(fixed(dict(gt=clear, name='a', gt_path='a.png'))['lq'], a)
+    assert not np.array_equal(fixed(dict(gt=clear, name='b', gt_path='b.png'))['lq'], a)
+    depth = deg.random_depth((30, 20), np.random.default_rng(0), near=(0.2, 0.2), far=(0.9, 0.9))
+    assert depth.shape == (30, 20) and depth.min() == pytest.approx(0.2, abs=1e-5) and depth.max() <= 0.9 + 1e-5
+
+
+def test_gt_only_dataset_with_depth_maps_hazes_from_the_map(tmp_path):
+    _write(tmp_path / 'clear/scene.png', np.full((8, 12, 3), 40, np.uint8))
+    (tmp_path / 'depth').mkdir()
+    np.save(tmp_path / 'depth/scene.npy', np.full((8, 12), 0.5, np.float32))
+    dataset = PairedImageDataset(str(tmp_path), gt_folder='clear', depth_folder='depth', pipeline=[
+        dict(type='LoadImagePair'), dict(type='AddHaze', beta=1.0, airlight=0.9, depth='map')])
+    lq = dataset[0]['lq']
+    t = np.exp(-0.5)
+    assert np.allclose(lq, 40 / 255 * t + 0.9 * (1 - t), atol=1e-6)
+    (tmp_path / 'depth/scene.npy').rename(tmp_path / 'depth/other.npy')
+    with pytest.raises(PairError, match='scene.png: its depth map'):
+        PairedImageDataset(str(tmp_path), gt_folder='clear', depth_folder='depth', pipeline=[])
+
+
+def test_embedded_dehaze_set_holds_the_stereo_photo_out_and_hazes_it_by_its_real_depth():
+    from convzoo.tasks.embedded import ensure_embedded
+    from convzoo.tasks.restoration.embedded_data import TEST_HAZE
+    root = ensure_embedded('dehaze_photos')
+    train = {p.stem.split('_')[0] for p in (root / 'train').rglob('*.png')}
+    assert 'stereo-motorcycle' not in train and len(train) >= 10
+    clear, _ = read_rgb_float(str(root / 'test/gt/stereo-motorcycle.png'))
+    depth = np.load(root / 'test/depth/stereo-motorcycle.npy')
+    for k, (beta, airlight) in enumerate(TEST_HAZE):
+        hazy, _ = read_rgb_float(str(root / f'test/hazy/stereo-motorcycle_{k}.png'))
+        # made from the unquantised photo: at most half a level from quantising each file apart
+        assert np.abs(hazy - deg.add_haze(clear, depth, beta, airlight)).max() <= 1 / 255 + 1e-6
 
 
 def _write(path, img):

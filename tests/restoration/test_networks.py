@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from convzoo.layers.dea_conv import DEConv, fold_deconvs
 from convzoo.tasks.restoration.dea_net import CGAFusion, DEANet
-from convzoo.tasks.restoration.espcn import ESPCN
+from convzoo.tasks.restoration.espcn import ESPCN, ESPCNInference
 from convzoo.tasks.restoration.mirnet import DAU, SKFF, BlurPool, MIRNet
 
 
@@ -43,6 +43,22 @@ def test_espcn_zero_weights_and_bias_give_the_bias_pattern():
 
 def _conv_params(cin, cout, k):
     return cin * cout * k * k + cout
+
+
+@pytest.mark.parametrize('kwargs', [dict(scale=3), dict(scale=2, in_channels=3, clamp_output=True),
+                                    dict(scale=4, variant='pytorch_examples')])
+def test_espcn_inference_form_equals_the_plain_network(kwargs, perturb):
+    net = perturb(ESPCN(**kwargs)).eval()
+    x = torch.rand(2, net.in_channels, 23, 17)
+    with torch.no_grad():
+        expected = net(x)
+        for band_rows in (None, 5, 23):  # whole frame; bands with halos (including a 3-row last band); one band
+            fast = net.optimize_for_inference(band_rows=band_rows)
+            assert isinstance(fast, ESPCNInference) and fast.scale == net.scale
+            out = fast(x)
+            assert out.shape == expected.shape and (out - expected).abs().max() < 1e-4, band_rows
+    with pytest.raises(RuntimeError, match='inference form'):
+        fast.train()
 
 
 def test_espcn_variants_structure_and_parameter_counts():
@@ -196,6 +212,19 @@ def test_deployed_deanet_equals_the_training_form(perturb):
     assert (before - after).abs().max() < 1e-4
     # the deployed state dict loads strictly into a network built with deploy=True
     DEANet(base_dim=8, deploy=True).load_state_dict(net.state_dict(), strict=True)
+
+
+def test_deployed_deconv_is_a_plain_conv2d_with_the_settings_and_layout_of_one():
+    deconv = DEConv(6)
+    conv, reference = deconv.to_conv2d(), torch.nn.Conv2d(6, 6, 3, padding=1)
+    assert type(conv) is torch.nn.Conv2d
+    for attr in ('in_channels', 'out_channels', 'kernel_size', 'stride', 'padding', 'dilation', 'groups',
+                 'padding_mode'):
+        assert getattr(conv, attr) == getattr(reference, attr), attr
+    for name in ('weight', 'bias'):
+        mine, theirs = getattr(conv, name), getattr(reference, name)
+        assert mine.dtype == theirs.dtype and mine.stride() == theirs.stride() and mine.is_contiguous(), name
+        assert isinstance(mine, torch.nn.Parameter) and mine.grad_fn is None, name
 
 
 def test_fold_deconvs_replaces_every_deconv():

@@ -49,14 +49,32 @@ def read_rgb_float(path: str) -> tuple[np.ndarray, list[str]]:
     return np.ascontiguousarray(img), notes
 
 
-def _images_in(folder: str) -> dict[str, str]:
+def _images_in(folder: str, extensions=IMAGE_EXTENSIONS) -> dict[str, str]:
     if not osp.isdir(folder):
         raise PairError(f'{folder}: image folder does not exist')
     found = {osp.splitext(f)[0]: osp.join(folder, f) for f in sorted(os.listdir(folder))
-             if osp.splitext(f)[1].lower() in IMAGE_EXTENSIONS}
+             if osp.splitext(f)[1].lower() in extensions}
     if not found:
-        raise PairError(f'{folder}: contains no images ({", ".join(IMAGE_EXTENSIONS)})')
+        raise PairError(f'{folder}: contains no images ({", ".join(extensions)})')
     return found
+
+
+def read_depth(path: str) -> np.ndarray:
+    """A depth map as H x W float32: ``.npy`` as stored, 8/16-bit images scaled to [0, 1] (first channel)."""
+    if path.endswith('.npy'):
+        try:
+            depth = np.load(path)
+        except (OSError, ValueError) as err:
+            raise PairError(f'{path}: cannot be read as a depth map ({err})') from None
+    else:
+        depth = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        if depth is None:
+            raise PairError(f'{path}: cannot be read as a depth map (missing, corrupt or unsupported format)')
+        depth = depth / (65535.0 if depth.dtype == np.uint16 else 255.0 if depth.dtype == np.uint8 else 1.0)
+    depth = depth[..., 0] if depth.ndim == 3 else depth
+    if depth.ndim != 2 or not np.isfinite(depth).all():
+        raise PairError(f'{path}: a depth map must be a finite H x W array, got shape {depth.shape}')
+    return depth.astype(np.float32)
 
 
 @DATASETS.register_module()
@@ -70,21 +88,34 @@ class PairedImageDataset(BaseDataset):
         match: 'name' -- same file stem, optionally with ``lq_suffix`` appended to the LQ stem (DIV2K's 'x3');
             'prefix' -- several LQ files per GT, the LQ stem up to its first '_' names the GT (RESIDE:
             ``hazy/1_1_0.90179.png`` -> ``clear/1.png``).
-    A GT without its LQ (or an LQ without its GT) is an error naming the file, never silently dropped.
+        depth_folder: optional depth maps with the GT's stem (``.npy`` float arrays, or 8/16-bit images scaled to
+            [0, 1]), read by ``LoadImagePair`` for ``AddHaze(depth='map')``.
+    A GT without its LQ (or an LQ without its GT, or its depth map) is an error naming the file, never silently
+    dropped.
     """
 
     def __init__(self, data_root: str, gt_folder: str = 'gt', lq_folder: str | None = None, scale: int = 1,
-                 match: str = 'name', lq_suffix: str = '', **kwargs):
+                 match: str = 'name', lq_suffix: str = '', depth_folder: str | None = None, **kwargs):
         if match not in ('name', 'prefix'):
             raise ValueError(f"PairedImageDataset: match must be 'name' or 'prefix', got {match!r}")
         self.gt_folder, self.lq_folder, self.scale = gt_folder, lq_folder, scale
-        self.match, self.lq_suffix = match, lq_suffix
+        self.match, self.lq_suffix, self.depth_folder = match, lq_suffix, depth_folder
         super().__init__(data_root=data_root, **kwargs)
 
     def _info(self, name: str, gt_path: str, lq_path: str | None) -> dict:
-        return dict(name=name, gt_path=gt_path, lq_path=lq_path, scale=self.scale)
+        info = dict(name=name, gt_path=gt_path, lq_path=lq_path, scale=self.scale)
+        if self.depth_folder is not None:
+            stem = osp.splitext(osp.basename(gt_path))[0]
+            depth = self._depths.get(stem)
+            if depth is None:
+                raise PairError(f'{gt_path}: its depth map {stem}.* is missing from '
+                                f'{osp.join(self.data_root, self.depth_folder)}')
+            info['depth_path'] = depth
+        return info
 
     def load_data_list(self) -> list[dict]:
+        if self.depth_folder is not None:
+            self._depths = _images_in(osp.join(self.data_root, self.depth_folder), IMAGE_EXTENSIONS + ('.npy',))
         gts = _images_in(osp.join(self.data_root, self.gt_folder))
         if self.lq_folder is None:
             return [self._info(stem, path, None) for stem, path in gts.items()]
@@ -137,6 +168,14 @@ class LoadImagePair(BaseTransform):
             results['lq'], lq_notes = self._read(results['lq_path'])
             notes += [f'LQ {n}' for n in lq_notes]
             results['gt'] = self._aligned_gt(results['gt'], results['lq'], results)
+        if results.get('depth_path'):
+            path = results['depth_path']
+            depth = self.cache.get(path) if self.cache is not None else None
+            if depth is None:
+                depth = read_depth(path)
+                if self.cache is not None:
+                    self.cache[path] = depth
+            results['depth'] = depth
         results['notes'] = notes
         return results
 
@@ -186,6 +225,22 @@ class BlurDownscale(_MakeLQ):
         return deg.blur_downscale(gt, self.scale, self.sigma)
 
 
+def _rng(seed: int | None, results: dict) -> np.random.Generator:
+    """Fresh randomness (``seed=None``, training) or a fixed stream per image name (evaluation)."""
+    if seed is None:
+        return np.random.default_rng()
+    return np.random.default_rng([seed, zlib.crc32(results['name'].encode())])
+
+
+def _draw(rng: np.random.Generator, value, name: str) -> float:
+    """A fixed number, or a uniform draw from a (low, high) range."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if len(value) != 2 or value[0] > value[1]:
+        raise ValueError(f'AddHaze: {name} must be a number or a (low, high) range, got {value!r}')
+    return float(rng.uniform(*value))
+
+
 @TRANSFORMS.register_module()
 class AddGaussianNoise(_MakeLQ):
     """White Gaussian noise of std ``sigma`` (0-255 scale; a list: one drawn per sample).
@@ -199,13 +254,48 @@ class AddGaussianNoise(_MakeLQ):
         self.seed = seed
 
     def degrade(self, gt, results):
-        if self.seed is None:
-            rng = np.random.default_rng()
-        else:
-            rng = np.random.default_rng([self.seed, zlib.crc32(results['name'].encode())])
+        rng = _rng(self.seed, results)
         sigma = self.sigmas[rng.integers(len(self.sigmas))]
         results['noise_sigma'] = float(sigma)
         return deg.add_gaussian_noise(gt, sigma, rng)
+
+
+@TRANSFORMS.register_module()
+class AddHaze(_MakeLQ):
+    """Haze by the atmospheric scattering model ``I = J t + A (1 - t)``, ``t = exp(-beta d)``.
+
+    Args:
+        beta: scattering coefficient, a number or a (low, high) range drawn per sample.
+        airlight: A (gray), a number or a (low, high) range drawn per sample.
+        depth: 'map' -- ``results['depth']`` (H x W, e.g. loaded by ``LoadImagePair`` from the dataset's
+            ``depth_folder``); 'random' -- a smooth synthetic depth (:func:`degradations.random_depth`, with
+            ``near``/``far`` ranges), for images whose depth is unknown.
+        seed: None draws fresh haze every time (training); an int gives every image its own fixed haze, seeded
+            from the seed and the image name (evaluation: repeatable, independent of the order).
+    The drawn ``haze_beta`` and ``haze_airlight`` are recorded in the results.
+    """
+
+    def __init__(self, beta=(0.5, 2.0), airlight=(0.7, 1.0), depth: str = 'random', near=(0.1, 0.3),
+                 far=(0.6, 1.0), seed: int | None = None):
+        if depth not in ('map', 'random'):
+            raise ValueError(f"AddHaze: depth must be 'map' or 'random', got {depth!r}")
+        self.beta, self.airlight, self.depth, self.near, self.far, self.seed = beta, airlight, depth, near, far, seed
+
+    def degrade(self, gt, results):
+        rng = _rng(self.seed, results)
+        if self.depth == 'map':
+            if 'depth' not in results:
+                raise PairError(f'{results["gt_path"]}: AddHaze(depth=\'map\') needs a depth map; give the '
+                                'dataset a depth_folder or use depth=\'random\'')
+            depth = results['depth']
+            if depth.shape != gt.shape[:2]:
+                raise PairError(f'{results.get("depth_path", results["gt_path"])}: depth map {depth.shape[1]}x'
+                                f'{depth.shape[0]} does not match the image {gt.shape[1]}x{gt.shape[0]}')
+        else:
+            depth = deg.random_depth(gt.shape[:2], rng, self.near, self.far)
+        beta, airlight = _draw(rng, self.beta, 'beta'), _draw(rng, self.airlight, 'airlight')
+        results['haze_beta'], results['haze_airlight'] = beta, airlight
+        return deg.add_haze(gt, depth, beta, airlight)
 
 
 @TRANSFORMS.register_module()
@@ -253,7 +343,7 @@ def to_chw_tensor(img: np.ndarray) -> torch.Tensor:
 class PackRestorationInputs(BaseTransform):
     """``inputs``: LQ (3, h, w) float tensor; ``data_samples.gt_img``: GT (3, H, W) when present."""
 
-    META_KEYS = ('name', 'gt_path', 'lq_path', 'scale', 'notes', 'noise_sigma')
+    META_KEYS = ('name', 'gt_path', 'lq_path', 'scale', 'notes', 'noise_sigma', 'haze_beta', 'haze_airlight')
 
     def transform(self, results: dict) -> dict:
         sample = BaseDataElement(metainfo={k: results[k] for k in self.META_KEYS if k in results})

@@ -4,7 +4,8 @@
   MATLAB ``imresize`` / PIL convention SR benchmarks use), after cropping to a multiple of the scale.
 * ``blur_downscale``: Gaussian blur then subsampling every r-th pixel (the ESPCN paper's degradation).
 * ``add_gaussian_noise``: additive white Gaussian noise of std sigma on the 0-255 scale, clipped.
-* ``add_haze``: atmospheric scattering model ``I = J t + A (1 - t)``, ``t = exp(-beta d)`` from a depth map.
+* ``add_haze``: atmospheric scattering model ``I = J t + A (1 - t)``, ``t = exp(-beta d)`` from a depth map;
+  ``random_depth`` draws a smooth synthetic depth map when the scene's own is unknown.
 """
 from __future__ import annotations
 
@@ -61,6 +62,25 @@ def add_haze(img: np.ndarray, depth: np.ndarray, beta: float, airlight: float | 
     transmission = np.exp(-beta * depth.astype(np.float32))[..., None]
     airlight = np.broadcast_to(np.asarray(airlight, np.float32), (img.shape[2],))
     return np.clip(img * transmission + airlight * (1 - transmission), 0, 1).astype(np.float32)
+
+
+def random_depth(shape: tuple[int, int], rng: np.random.Generator, near: tuple[float, float] = (0.1, 0.3),
+                 far: tuple[float, float] = (0.6, 1.0), ramp: tuple[float, float] = (0.3, 0.9)) -> np.ndarray:
+    """Smooth synthetic depth (H x W float32): a top-to-bottom ramp (far sky, near ground) of random weight mixed
+    with a low-frequency random field of random coarseness, rescaled to [n, f] with n drawn from ``near`` and f
+    from ``far``. Made at low resolution and enlarged bicubically (cheap for large images)."""
+    h, w = shape
+    grid = int(rng.integers(2, 7))
+    coarse = rng.random((grid, grid)).astype(np.float32)
+    small = (max(2, min(h, 64)), max(2, min(w, 64)))
+    field = cv2.resize(coarse, small[::-1], interpolation=cv2.INTER_CUBIC)
+    weight = rng.uniform(*ramp)
+    slope = np.linspace(1.0, 0.0, small[0], dtype=np.float32)[:, None]
+    depth = weight * slope + (1 - weight) * field
+    depth = (depth - depth.min()) / (np.ptp(depth) + 1e-6)
+    n, f = rng.uniform(*near), rng.uniform(*far)
+    depth = cv2.resize(n + (f - n) * depth, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(depth.reshape(h, w), min(near[0], far[0]), max(near[1], far[1])).astype(np.float32)
 
 
 def depth_from_disparity(disparity: np.ndarray) -> np.ndarray:

@@ -5,8 +5,10 @@
 * ``denoise_photos``: clean photos; the test split also holds noisy copies at sigma 15/25/50 with fixed seeds
   (``test/noisy_s25`` ...); training noise is drawn on the fly.
 * ``dehaze_photos``: haze by the atmospheric scattering model. Test: the stereo motorcycle photo with depth from
-  its real disparity map, at three haze settings. Training (other photos): smooth synthetic depth (far at the
-  top, near at the bottom, plus low-frequency variation), four random (beta, airlight) settings per photo.
+  its real disparity map (``test/depth/*.npy``), at three haze settings. Training: every other bundled photo (the
+  stereo pair is the only one held out; the SR test photos are fair game for dehazing) as clear images for
+  on-the-fly haze (``AddHaze``), plus four stored hazy copies per photo with smooth synthetic depth (far at the
+  top, near at the bottom, plus low-frequency variation) and random (beta, airlight).
   LQ files are named ``<gt stem>_<k>.png`` (RESIDE's naming, ``match='prefix'``).
 """
 from __future__ import annotations
@@ -81,10 +83,11 @@ def motorcycle_with_depth() -> tuple[np.ndarray, np.ndarray]:
     return left.astype(np.float32) / 255, deg.depth_from_disparity(disparity)
 
 
-@register_embedded('dehaze_photos', version='1')
+@register_embedded('dehaze_photos', version='2')
 def build_dehaze_photos(root: Path) -> None:
     rng = np.random.default_rng(2024)
-    for name, img in _splits()['train'].items():
+    splits = _splits()
+    for name, img in {**splits['train'], **splits['test']}.items():
         _save(root / 'train' / 'gt' / f'{_stem(name)}.png', img)
         for k in range(4):
             depth = synthetic_depth(img.shape[:2], rng)
@@ -93,5 +96,7 @@ def build_dehaze_photos(root: Path) -> None:
     clear, depth = motorcycle_with_depth()
     stem = _stem(DEHAZE_TEST_PHOTO)
     _save(root / 'test' / 'gt' / f'{stem}.png', clear)
+    (root / 'test' / 'depth').mkdir(parents=True, exist_ok=True)
+    np.save(root / 'test' / 'depth' / f'{stem}.npy', depth)
     for k, (beta, airlight) in enumerate(TEST_HAZE):
         _save(root / 'test' / 'hazy' / f'{stem}_{k}.png', deg.add_haze(clear, depth, beta, airlight))

@@ -61,3 +61,26 @@ def test_images_decode_as_rgb_of_the_declared_size(shapes_root):
     data = json.loads((shapes_root / 'annotations/val.json').read_text())
     img = cv2.imread(str(shapes_root / data['images'][0]['file_name']))
     assert img.shape == (data['images'][0]['height'], data['images'][0]['width'], 3)
+
+
+def test_preflight_regenerates_embedded_data_of_an_older_version(tmp_path, monkeypatch):
+    """A data root under data/embedded/ whose marker names an older generator version is rebuilt before training,
+    not silently used (e.g. the dehazing set gained a depth map in version 2)."""
+    from mmengine.config import Config
+
+    from convzoo.tasks import embedded
+    from convzoo.utils.config import preflight
+
+    def write_one_file(root):
+        (root / 'content.txt').write_text('v2')
+
+    monkeypatch.setitem(embedded._BUILDERS, 'stale_probe', (write_one_file, '2'))
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / embedded.DEFAULT_ROOT / 'stale_probe'
+    root.mkdir(parents=True)
+    (root / 'content.txt').write_text('v1')
+    (root / embedded.MARKER).write_text(json.dumps({'name': 'stale_probe', 'version': '1'}))
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(type='X', data_root='data/embedded/stale_probe'))))
+    preflight(cfg, 'configs/probe.py')
+    assert (root / 'content.txt').read_text() == 'v2'
+    assert json.loads((root / embedded.MARKER).read_text())['version'] == '2'

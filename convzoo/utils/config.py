@@ -65,7 +65,7 @@ def _embedded_name(data_root: str) -> str | None:
 
 def _check_dataset(cfg_path: str, key: str, ds: dict) -> None:
     data_root = ds.get('data_root') or ''
-    if data_root and not osp.isdir(data_root) and _embedded_name(data_root):
+    if data_root and _embedded_name(data_root):  # generated when missing, regenerated when of an older version
         ensure_embedded(_embedded_name(data_root), data_root)
     if data_root and not osp.isdir(data_root):
         demo = demo_config_for(cfg_path)

@@ -164,20 +164,22 @@ class PermutohedralLattice:
             if axis < d:
                 step = step + (d + 1) * radix[axis]
             steps.append(int(step))
-        return codes.long().numpy(), steps, math.ceil(bits) + 1
+        code_bits = (math.prod(int(x) for x in span) - 1).bit_length()  # codes < the product of the spans
+        return codes.long().numpy(), steps, code_bits
 
     @staticmethod
     def _hash(codes: np.ndarray, code_bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sorted distinct codes, the vertex index of every entry, and the entries' order by code.
 
-        When code and entry index fit in 63 bits together, they are packed into one integer and sorted by value
+        When code and entry index fit in 64 bits together, they are packed into one integer and sorted by value
         (NumPy's value sort is several times faster than ``argsort``); otherwise ``argsort``.
         """
         index_bits = max(int(len(codes) - 1).bit_length(), 1)
-        if code_bits + index_bits <= 63:
-            packed = np.sort((codes << index_bits) | np.arange(len(codes), dtype=np.int64))
-            order = packed & ((1 << index_bits) - 1)
-            ordered = packed >> index_bits
+        if code_bits + index_bits <= 64:
+            packed = np.sort((codes.astype(np.uint64) << np.uint64(index_bits))
+                             | np.arange(len(codes), dtype=np.uint64))
+            order = (packed & np.uint64((1 << index_bits) - 1)).astype(np.int64)
+            ordered = (packed >> np.uint64(index_bits)).astype(np.int64)
         else:
             order = np.argsort(codes)
             ordered = codes[order]

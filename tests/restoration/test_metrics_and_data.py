@@ -199,6 +199,22 @@ def test_paired_crop_and_dihedral_keep_lq_and_gt_aligned():
         assert np.array_equal(out['gt'][1::3, 1::3], out['lq'])
 
 
+def test_crop_before_on_the_fly_haze_equals_haze_then_crop():
+    """GT-only crop (degradation after it): the depth map is cropped with the GT, so hazing the crop gives exactly
+    the crop of the hazed image."""
+    from convzoo.tasks.restoration.data import AddHaze, PairedRandomCrop
+    rng = np.random.default_rng(4)
+    gt, depth = rng.random((30, 36, 3)).astype(np.float32), rng.random((30, 36)).astype(np.float32)
+    haze = AddHaze(beta=1.3, airlight=0.9, depth='map')
+    np.random.seed(11)
+    crop_first = haze(PairedRandomCrop(16)(dict(gt=gt, depth=depth, gt_path='x.png')))
+    np.random.seed(11)
+    haze_first = PairedRandomCrop(16)(haze(dict(gt=gt, depth=depth, gt_path='x.png')))
+    assert crop_first['gt'].shape == (16, 16, 3) and crop_first['lq'].shape == (16, 16, 3)
+    assert np.array_equal(crop_first['gt'], haze_first['gt'])
+    np.testing.assert_allclose(crop_first['lq'], haze_first['lq'], atol=1e-6)
+
+
 def test_preprocessor_pads_odd_sizes_and_the_model_crops_back():
     from mmengine.registry import init_default_scope
 

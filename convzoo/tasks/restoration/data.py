@@ -300,23 +300,32 @@ class AddHaze(_MakeLQ):
 
 @TRANSFORMS.register_module()
 class PairedRandomCrop(BaseTransform):
-    """Random aligned crop: ``gt_size`` x ``gt_size`` from GT and the matching LQ patch (gt_size / scale)."""
+    """Random aligned crop: ``gt_size`` x ``gt_size`` from GT and the matching LQ patch (gt_size / scale).
+
+    Without an LQ image yet (GT only, degraded on the fly by a later transform) it crops the GT alone; a depth map
+    (``results['depth']``, GT-sized) is cropped with the GT, so that haze added after the crop stays aligned.
+    """
 
     def __init__(self, gt_size: int):
         self.gt_size = gt_size
 
     def transform(self, results: dict) -> dict:
-        scale = results.get('scale', 1)
+        scale = results.get('scale', 1) if 'lq' in results else 1
         if self.gt_size % scale:
             raise ValueError(f'PairedRandomCrop: gt_size {self.gt_size} is not a multiple of the scale {scale}')
         lq_size = self.gt_size // scale
-        lh, lw = results['lq'].shape[:2]
+        key = 'lq' if 'lq' in results else 'gt'
+        lh, lw = results[key].shape[:2]
         if lh < lq_size or lw < lq_size:
-            raise PairError(f'{results.get("lq_path") or results["gt_path"]}: LQ image {lw}x{lh} is smaller than '
-                            f'the training patch {lq_size}x{lq_size}')
+            raise PairError(f'{results.get("lq_path") or results["gt_path"]}: {key.upper()} image {lw}x{lh} is '
+                            f'smaller than the training patch {lq_size}x{lq_size}')
         top, left = np.random.randint(lh - lq_size + 1), np.random.randint(lw - lq_size + 1)
-        results['lq'] = results['lq'][top:top + lq_size, left:left + lq_size]
-        results['gt'] = results['gt'][top * scale:(top + lq_size) * scale, left * scale:(left + lq_size) * scale]
+        if 'lq' in results:
+            results['lq'] = results['lq'][top:top + lq_size, left:left + lq_size]
+        gt_rows, gt_cols = slice(top * scale, (top + lq_size) * scale), slice(left * scale, (left + lq_size) * scale)
+        results['gt'] = results['gt'][gt_rows, gt_cols]
+        if results.get('depth') is not None:
+            results['depth'] = results['depth'][gt_rows, gt_cols]
         return results
 
 

@@ -10,22 +10,7 @@ import cv2
 import torch
 from mmengine.dataset import pseudo_collate
 
-from convzoo.utils.benchmark import report, time_round_robin
-
-
-def build_detector(config: str, **model_changes):
-    from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
-
-    from convzoo.utils.config import load_config
-    cfg = load_config(config)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    cfg.model.backbone.init_cfg = None
-    for key, value in model_changes.items():  # None removes the key
-        cfg.model.pop(key) if value is None else cfg.model.__setitem__(key, value)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model.eval()
+from convzoo.utils.benchmark import build_for_timing, report, time_round_robin
 
 
 def count(module) -> int:
@@ -34,8 +19,8 @@ def count(module) -> int:
 
 def bench_rcnet(args, size: int = 640) -> list:
     """RetinaNet R50 with RCNet vs with FPN: latency of the network forward, neck parameters, where time goes."""
-    models = {'RetinaNet-FPN (baseline)': build_detector('configs/retinanet_baseline.py'),
-              'RCNet RetinaNet': build_detector('configs/rcnet_retinanet.py')}
+    models = {'RetinaNet-FPN (baseline)': build_for_timing('configs/retinanet_baseline.py'),
+              'RCNet RetinaNet': build_for_timing('configs/rcnet_retinanet.py')}
     x = torch.randn(1, 3, size, size)
     fpn, rcnet = models['RetinaNet-FPN (baseline)'].neck, models['RCNet RetinaNet'].neck
     print(f'\nNeck parameters: FPN {count(fpn) / 1e6:.3f} M, RCNet {count(rcnet) / 1e6:.3f} M '
@@ -60,10 +45,15 @@ def bench_rcnet(args, size: int = 640) -> list:
     return rows
 
 
+def _without_dn_fpn(model_cfg: dict) -> None:
+    model_cfg.type = 'FasterRCNN'
+    model_cfg.pop('dn_fpn_loss')
+
+
 def bench_dn_fpn(args, size: int = 512) -> list:
     """DN-FPN Faster R-CNN vs the same Faster R-CNN without it, at inference (same weights)."""
-    plain = build_detector('configs/dn_fpn_faster_rcnn.py', type='FasterRCNN', dn_fpn_loss=None)
-    with_dn = build_detector('configs/dn_fpn_faster_rcnn.py')
+    plain = build_for_timing('configs/dn_fpn_faster_rcnn.py', edit=_without_dn_fpn)
+    with_dn = build_for_timing('configs/dn_fpn_faster_rcnn.py')
     with_dn.load_state_dict(plain.state_dict(), strict=False)
     print(f'\nDN-FPN adds {count(with_dn.dn_fpn_loss) / 1e6:.3f} M training-only parameters '
           '(droppable from a deployment checkpoint)')

@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from convzoo.utils.benchmark import report, time_round_robin
+from convzoo.utils.benchmark import build_for_timing, report, time_round_robin
 
 SIZE = 1024
 BACKBONES = {'ResNet-50': dict(type='ResNet', depth=50, init_cfg=None),
@@ -72,24 +72,11 @@ def bench_arc_backbone(args) -> list:
     return rows
 
 
-def build_detector(config: str):
-    from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
-
-    from convzoo.utils.config import load_config
-    cfg = load_config(config)
-    init_default_scope('mmdet')
-    cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model.eval()
-
-
 def bench_rotated_retinanet(args) -> list:
     from mmdet.structures import DetDataSample
     x = torch.randn(1, 3, SIZE, SIZE)
     sample = DetDataSample(metainfo=dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE), scale_factor=(1.0, 1.0)))
-    models = {name: build_detector(cfg) for name, cfg in DETECTORS.items()}
+    models = {name: build_for_timing(cfg) for name, cfg in DETECTORS.items()}
     with torch.inference_mode():
         # a random network scores nothing above 0.05: lower the threshold so NMS sees a realistic load
         for model in models.values():

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convzoo.utils.benchmark import report, time_round_robin
+from convzoo.utils.benchmark import build_for_timing, report, time_round_robin
 
 HEIGHT, WIDTH, CLASSES, CRF_TARGET_S = 512, 1024, 19, 2.0
 
@@ -26,25 +26,12 @@ def benchmark_inputs(seed: int = 0):
     return image, probs
 
 
-def build_segmentor(config: str):
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-
-    from convzoo.utils.config import load_config
-    cfg = load_config(config)
-    init_default_scope('mmseg')
-    cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    return model.eval()
-
-
 def bench_dense_crf(args) -> list:
     from convzoo.layers.dense_crf import DenseCRF
     from convzoo.layers.permutohedral import PermutohedralLattice
     image, probs = benchmark_inputs()
     crf = DenseCRF()  # DeepLab's defaults: 10 iterations, w1=4, theta_a=67, theta_b=3, w2=3, theta_g=1
-    segmentor = build_segmentor('configs/segmentation/deeplabv2_aspp-l_r101_cityscapes.py')
+    segmentor = build_for_timing('configs/segmentation/deeplabv2_aspp-l_r101_cityscapes.py', 'mmseg')
     x = torch.randn(1, 3, HEIGHT, WIDTH)
     ys, xs = torch.meshgrid(torch.arange(HEIGHT, dtype=torch.float32), torch.arange(WIDTH, dtype=torch.float32),
                             indexing='ij')

@@ -1,20 +1,14 @@
 """SEPC suite: RetinaNet-FPN vs SEPC-lite vs full SEPC, R50, 640x640, batch 1, CPU latency."""
 import torch
 
-from convzoo.utils.benchmark import report, time_round_robin
+from convzoo.utils.benchmark import build_for_timing, report, time_round_robin
 
 
-def build_detector(config: str, **neck_options):
-    from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
-
-    from convzoo.utils.config import load_config
-    cfg = load_config(config)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    cfg.model.backbone.init_cfg = None
-    if neck_options:
-        cfg.model.neck[1].update(neck_options)
-    return MODELS.build(cfg.model).eval()  # constructor init suffices for timing (no init log spam)
+def _sepc_options(options: dict):
+    """An edit setting SEPC's options (the neck's second module), or None when there are none."""
+    def edit(model_cfg: dict) -> None:
+        model_cfg.neck[1].update(options)
+    return edit if options else None
 
 
 def bench_sepc(args, size: int = 640) -> list:
@@ -24,7 +18,8 @@ def bench_sepc(args, size: int = 640) -> list:
                'SEPC-lite, mmcv DCN kernel': ('configs/sepc_lite_retinanet.py', dict(dcn_impl='mmcv')),
                'full SEPC, mmcv DCN kernel': ('configs/sepc_retinanet.py', dict(dcn_impl='mmcv'))}
     x = torch.randn(1, 3, size, size)
-    models = {name: build_detector(cfg, **opts) for name, (cfg, opts) in configs.items()}
+    models = {name: build_for_timing(cfg, edit=_sepc_options(opts), init_weights=False)  # constructor init suffices
+              for name, (cfg, opts) in configs.items()}
     with torch.inference_mode():
         times = time_round_robin({n: (lambda m=m: m(x, mode='tensor')) for n, m in models.items()}, args.repeats)
         rows = report(f'Detector latency, R50, {size}x{size}, batch 1, CPU ({torch.get_num_threads()} threads), '
@@ -34,7 +29,7 @@ def bench_sepc(args, size: int = 640) -> list:
         feats = models['RetinaNet-FPN (baseline)'].extract_feat(x)
         full = models['full SEPC RetinaNet'].neck[1]
         lite = models['SEPC-lite RetinaNet'].neck[1]
-        rigid = build_detector('configs/ibn_pconv_retinanet.py').neck[1]
+        rigid = build_for_timing('configs/ibn_pconv_retinanet.py', init_weights=False).neck[1]
         full_mmcv = models['full SEPC, mmcv DCN kernel'].neck[1]
         sepc_feats = full(feats)
         parts = time_round_robin({

@@ -2,13 +2,11 @@
 # the detector runs on strides 8-128 instead of FPN's 4-64: RPN anchors keep their sizes (32-512 px: scale 4 on
 # strides 8-128 instead of scale 8 on 4-64) and RoIs are pooled from P3-P6. The paper's Faster R-CNN numbers were
 # not retrieved; no AP is claimed for this config.
-_base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+_base_ = ['mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py', './_base_/rcnet_neck.py']
 custom_imports = dict(imports=['convzoo'], allow_failed_imports=False)
-rcnet = dict(type='RCNet', in_channels=[256, 512, 1024, 2048], out_channels=256, start_level=1, num_outs=5,
-             norm_cfg=dict(type='BN', requires_grad=True))
 model = dict(
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='checkpoints/resnet50-0676ba61.pth')),
-    neck=dict(_delete_=True, **rcnet),
+    neck={{_base_.rcnet}},
     rpn_head=dict(anchor_generator=dict(scales=[4], strides=[8, 16, 32, 64, 128])),
     roi_head=dict(bbox_roi_extractor=dict(featmap_strides=[8, 16, 32, 64])))
 train_dataloader = dict(batch_size=4, num_workers=4)

@@ -3,13 +3,11 @@
 # the FPN baseline is 36.5 by the abstract's +3.7). SGD lr 0.01 with 4 images per GPU, BN in the neck (use SyncBN
 # on several GPUs with small per-GPU batches); lr 0.01 is for a total batch of 16 (--auto-scale-lr rescales it).
 # Pretrained backbone: torchvision's ResNet-50 file at checkpoints/resnet50-0676ba61.pth (see docs/detection.md).
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+_base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', './_base_/rcnet_neck.py']
 custom_imports = dict(imports=['convzoo'], allow_failed_imports=False)
-rcnet = dict(type='RCNet', in_channels=[256, 512, 1024, 2048], out_channels=256, start_level=1, num_outs=5,
-             norm_cfg=dict(type='BN', requires_grad=True))
 model = dict(
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='checkpoints/resnet50-0676ba61.pth')),
-    neck=dict(_delete_=True, **rcnet))
+    neck={{_base_.rcnet}})
 train_dataloader = dict(batch_size=4, num_workers=4)
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 auto_scale_lr = dict(base_batch_size=16)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from mmcv.ops import deform_conv2d, modulated_deform_conv2d
+from mmcv.ops import ModulatedDeformConv2dPack, deform_conv2d, modulated_deform_conv2d
 from torch.nn.modules.utils import _pair
 
 IMPLS = ('auto', 'mmcv', 'torch')
@@ -23,9 +23,13 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _resolve(impl: str, x: torch.Tensor) -> str:
+def check_impl(impl: str, what: str = 'deformable conv impl') -> None:
     if impl not in IMPLS:
-        raise ValueError(f'deformable conv impl must be one of {IMPLS}, got {impl!r}')
+        raise ValueError(f'{what} must be one of {IMPLS}, got {impl!r}')
+
+
+def _resolve(impl: str, x: torch.Tensor) -> str:
+    check_impl(impl)
     return ('torch' if x.device.type == 'cpu' else 'mmcv') if impl == 'auto' else impl
 
 
@@ -122,3 +126,21 @@ def modulated_deform_conv2d_any_size(x: torch.Tensor, offset: torch.Tensor, mask
     out = modulated_deform_conv2d(x, offset.contiguous(), mask.contiguous(), weight, bias, stride, padding,
                                   dilation, groups, deform_groups)
     return out if crop is None else out[..., :crop[0], :crop[1]].contiguous()
+
+
+class DCNv2Pack(ModulatedDeformConv2dPack):
+    """mmcv's ``ModulatedDeformConv2dPack`` (``conv_cfg=dict(type='DCNv2')``: same parameters, state_dict keys,
+    initialisation and offset/mask layout) whose deformable conv runs through :mod:`convzoo.layers.deform`:
+    ``dcn_impl='torch'`` is the grid_sample version (equal values and gradients, several times faster on the CPU),
+    ``'mmcv'`` mmcv's compiled op, ``'auto'`` the former for CPU tensors and the latter elsewhere."""
+
+    def __init__(self, *args, dcn_impl: str = 'auto', **kwargs):
+        check_impl(dcn_impl, 'DCNv2Pack: dcn_impl')
+        super().__init__(*args, **kwargs)
+        self.dcn_impl = dcn_impl
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        o1, o2, mask = torch.chunk(self.conv_offset(x), 3, dim=1)
+        return modulated_deform_conv2d_any_size(x, torch.cat((o1, o2), dim=1), torch.sigmoid(mask), self.weight,
+                                                self.bias, self.stride, self.padding, self.dilation, self.groups,
+                                                self.deform_groups, impl=self.dcn_impl)

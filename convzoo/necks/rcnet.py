@@ -20,12 +20,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmcv.ops import ModulatedDeformConv2dPack
 from mmdet.registry import MODELS
 from mmengine.model import BaseModule, constant_init, xavier_init
 from torch import nn
 
-from convzoo.layers.deform import IMPLS, modulated_deform_conv2d_any_size
+from convzoo.layers.deform import DCNv2Pack, check_impl
 
 NUM_LEVELS = 5
 SHIFT_OFFSETS = (1, -1, 2, -2)  # channel group g at output level l reads input level (l + offset_g) mod L
@@ -74,25 +73,6 @@ def _xavier_convs(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             xavier_init(m, distribution='uniform')
-
-
-class DCNv2Pack(ModulatedDeformConv2dPack):
-    """mmcv's ``ModulatedDeformConv2dPack`` (``conv_cfg=dict(type='DCNv2')``: same parameters, state_dict keys,
-    initialisation and offset/mask layout) whose deformable conv runs through :mod:`convzoo.layers.deform`:
-    ``dcn_impl='torch'`` is the grid_sample version (equal values and gradients, several times faster on the CPU),
-    ``'mmcv'`` mmcv's compiled op, ``'auto'`` the former for CPU tensors and the latter elsewhere."""
-
-    def __init__(self, *args, dcn_impl: str = 'auto', **kwargs):
-        if dcn_impl not in IMPLS:
-            raise ValueError(f'RCNet: dcn_impl must be one of {IMPLS}, got {dcn_impl!r}')
-        super().__init__(*args, **kwargs)
-        self.dcn_impl = dcn_impl
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        o1, o2, mask = torch.chunk(self.conv_offset(x), 3, dim=1)
-        return modulated_deform_conv2d_any_size(x, torch.cat((o1, o2), dim=1), torch.sigmoid(mask), self.weight,
-                                                self.bias, self.stride, self.padding, self.dilation, self.groups,
-                                                self.deform_groups, impl=self.dcn_impl)
 
 
 def fusion_conv_cfg(out_conv_cfg: dict | None, dcn_impl: str) -> dict | None:
@@ -312,8 +292,7 @@ class RCNet(BaseModule):
         if num_outs != NUM_LEVELS:
             raise ValueError(f'RCNet: num_outs={num_outs}, but RevFP and CSN are defined for {NUM_LEVELS} '
                              'output levels (3 backbone levels + 2 pooled extra levels)')
-        if dcn_impl not in IMPLS:
-            raise ValueError(f'RCNet: dcn_impl must be one of {IMPLS}, got {dcn_impl!r}')
+        check_impl(dcn_impl, 'RCNet: dcn_impl')
         end = len(in_channels) if end_level == -1 else end_level
         used = list(in_channels)[start_level:end]
         if len(used) != NUM_LEVELS - 2:

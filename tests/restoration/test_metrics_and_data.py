@@ -89,8 +89,12 @@ def test_random_haze_draws_in_range_and_a_seed_fixes_it_per_image():
         out = haze(dict(gt=clear, name='a', gt_path='a.png'))
         beta, airlight = out['haze_beta'], out['haze_airlight']
         assert 0.5 <= beta <= 2.0 and 0.7 <= airlight <= 1.0
-        t = (out['lq'] - airlight) / (clear - airlight)  # per-pixel transmission, exp(-beta d), same in R, G, B
-        d = -np.log(np.median(t, axis=2)) / beta
+        # per-pixel transmission exp(-beta d), the same in R, G and B: read it from the channel whose clear value
+        # is farthest from the airlight (a channel equal to the airlight carries no information: 0 / 0)
+        offset = clear - airlight
+        channel = np.abs(offset).argmax(2)[..., None]
+        t = np.take_along_axis(out['lq'] - airlight, channel, 2)[..., 0] / np.take_along_axis(offset, channel, 2)[..., 0]
+        d = -np.log(t) / beta
         assert 0.1 - 1e-3 <= d.min() and d.max() <= 1.0 + 1e-3 and d.max() - d.min() > 0.2
     fixed = AddHaze(seed=5)
     a = fixed(dict(gt=clear, name='a', gt_path='a.png'))['lq']

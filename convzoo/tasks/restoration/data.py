@@ -268,18 +268,23 @@ class AddHaze(_MakeLQ):
         beta: scattering coefficient, a number or a (low, high) range drawn per sample.
         airlight: A (gray), a number or a (low, high) range drawn per sample.
         depth: 'map' -- ``results['depth']`` (H x W, e.g. loaded by ``LoadImagePair`` from the dataset's
-            ``depth_folder``); 'random' -- a smooth synthetic depth (:func:`degradations.random_depth`, with
-            ``near``/``far`` ranges), for images whose depth is unknown.
+            ``depth_folder``); for images whose depth is unknown, a smooth synthetic depth: 'random' -- linear in
+            depth (:func:`degradations.random_depth`, with ``near``/``far`` ranges), or 'random_inverse' -- linear
+            in disparity (:func:`degradations.random_inverse_depth`, depth in [1/r, 1], r drawn from
+            ``disparity_ratio``), which puts most of the image near the camera, as real scenes are.
         seed: None draws fresh haze every time (training); an int gives every image its own fixed haze, seeded
             from the seed and the image name (evaluation: repeatable, independent of the order).
     The drawn ``haze_beta`` and ``haze_airlight`` are recorded in the results.
     """
 
+    DEPTHS = ('map', 'random', 'random_inverse')
+
     def __init__(self, beta=(0.5, 2.0), airlight=(0.7, 1.0), depth: str = 'random', near=(0.1, 0.3),
-                 far=(0.6, 1.0), seed: int | None = None):
-        if depth not in ('map', 'random'):
-            raise ValueError(f"AddHaze: depth must be 'map' or 'random', got {depth!r}")
+                 far=(0.6, 1.0), disparity_ratio=(2.0, 10.0), seed: int | None = None):
+        if depth not in self.DEPTHS:
+            raise ValueError(f'AddHaze: depth must be one of {self.DEPTHS}, got {depth!r}')
         self.beta, self.airlight, self.depth, self.near, self.far, self.seed = beta, airlight, depth, near, far, seed
+        self.disparity_ratio = disparity_ratio
 
     def degrade(self, gt, results):
         rng = _rng(self.seed, results)
@@ -291,8 +296,10 @@ class AddHaze(_MakeLQ):
             if depth.shape != gt.shape[:2]:
                 raise PairError(f'{results.get("depth_path", results["gt_path"])}: depth map {depth.shape[1]}x'
                                 f'{depth.shape[0]} does not match the image {gt.shape[1]}x{gt.shape[0]}')
-        else:
+        elif self.depth == 'random':
             depth = deg.random_depth(gt.shape[:2], rng, self.near, self.far)
+        else:
+            depth = deg.random_inverse_depth(gt.shape[:2], rng, self.disparity_ratio)
         beta, airlight = _draw(rng, self.beta, 'beta'), _draw(rng, self.airlight, 'airlight')
         results['haze_beta'], results['haze_airlight'] = beta, airlight
         return deg.add_haze(gt, depth, beta, airlight)

@@ -5,7 +5,8 @@
 * ``blur_downscale``: Gaussian blur then subsampling every r-th pixel (the ESPCN paper's degradation).
 * ``add_gaussian_noise``: additive white Gaussian noise of std sigma on the 0-255 scale, clipped.
 * ``add_haze``: atmospheric scattering model ``I = J t + A (1 - t)``, ``t = exp(-beta d)`` from a depth map;
-  ``random_depth`` draws a smooth synthetic depth map when the scene's own is unknown.
+  ``random_depth`` (linear in depth) and ``random_inverse_depth`` (linear in disparity) draw a smooth synthetic
+  depth map when the scene's own is unknown.
 """
 from __future__ import annotations
 
@@ -64,11 +65,9 @@ def add_haze(img: np.ndarray, depth: np.ndarray, beta: float, airlight: float | 
     return np.clip(img * transmission + airlight * (1 - transmission), 0, 1).astype(np.float32)
 
 
-def random_depth(shape: tuple[int, int], rng: np.random.Generator, near: tuple[float, float] = (0.1, 0.3),
-                 far: tuple[float, float] = (0.6, 1.0), ramp: tuple[float, float] = (0.3, 0.9)) -> np.ndarray:
-    """Smooth synthetic depth (H x W float32): a top-to-bottom ramp (far sky, near ground) of random weight mixed
-    with a low-frequency random field of random coarseness, rescaled to [n, f] with n drawn from ``near`` and f
-    from ``far``. Made at low resolution and enlarged bicubically (cheap for large images)."""
+def _random_layout(shape: tuple[int, int], rng: np.random.Generator, ramp: tuple[float, float]) -> np.ndarray:
+    """Smooth H x W field in [0, 1] (1 = far): a top-to-bottom ramp (far sky, near ground) of random weight mixed
+    with a low-frequency random field of random coarseness. Made at low resolution and enlarged (cheap)."""
     h, w = shape
     grid = int(rng.integers(2, 7))
     coarse = rng.random((grid, grid)).astype(np.float32)
@@ -76,11 +75,30 @@ def random_depth(shape: tuple[int, int], rng: np.random.Generator, near: tuple[f
     field = cv2.resize(coarse, small[::-1], interpolation=cv2.INTER_CUBIC)
     weight = rng.uniform(*ramp)
     slope = np.linspace(1.0, 0.0, small[0], dtype=np.float32)[:, None]
-    depth = weight * slope + (1 - weight) * field
-    depth = (depth - depth.min()) / (np.ptp(depth) + 1e-6)
+    layout = weight * slope + (1 - weight) * field
+    layout = (layout - layout.min()) / (np.ptp(layout) + 1e-6)
+    return cv2.resize(layout, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w)
+
+
+def random_depth(shape: tuple[int, int], rng: np.random.Generator, near: tuple[float, float] = (0.1, 0.3),
+                 far: tuple[float, float] = (0.6, 1.0), ramp: tuple[float, float] = (0.3, 0.9)) -> np.ndarray:
+    """Smooth synthetic depth (H x W float32): the random layout rescaled linearly to [n, f], n drawn from
+    ``near`` and f from ``far``."""
+    layout = _random_layout(shape, rng, ramp)
     n, f = rng.uniform(*near), rng.uniform(*far)
-    depth = cv2.resize(n + (f - n) * depth, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(depth.reshape(h, w), min(near[0], far[0]), max(near[1], far[1])).astype(np.float32)
+    return np.clip(n + (f - n) * layout, min(near[0], far[0]), max(near[1], far[1])).astype(np.float32)
+
+
+def random_inverse_depth(shape: tuple[int, int], rng: np.random.Generator,
+                         disparity_ratio: tuple[float, float] = (2.0, 10.0),
+                         ramp: tuple[float, float] = (0.3, 0.9)) -> np.ndarray:
+    """Smooth synthetic depth drawn in inverse-depth (disparity) space, as stereo depth maps are made: the random
+    layout is mapped linearly to a disparity in [1, r] (r, the nearest-to-farthest disparity ratio, drawn from
+    ``disparity_ratio``; far = 1) and inverted, so depth lies in [1/r, 1]. A plane is affine in disparity, not in
+    depth, so this puts most pixels near the camera, as in real scenes (a linear depth ramp puts them halfway)."""
+    layout = _random_layout(shape, rng, ramp)
+    r = rng.uniform(*disparity_ratio)
+    return (1.0 / (r - (r - 1.0) * layout)).astype(np.float32)
 
 
 def depth_from_disparity(disparity: np.ndarray) -> np.ndarray:

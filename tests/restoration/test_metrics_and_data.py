@@ -82,6 +82,14 @@ def test_haze_follows_the_atmospheric_scattering_model():
         hazy(np.zeros((5, 8)))
 
 
+def _transmission(clear, hazy, airlight):
+    """Per-pixel transmission of ``hazy = clear t + A (1 - t)``, the same in R, G and B: read from the channel
+    whose clear value is farthest from the airlight (a channel equal to the airlight carries no information: 0/0)."""
+    offset = clear - airlight
+    channel = np.abs(offset).argmax(2)[..., None]
+    return np.take_along_axis(hazy - airlight, channel, 2)[..., 0] / np.take_along_axis(offset, channel, 2)[..., 0]
+
+
 def test_random_haze_draws_in_range_and_a_seed_fixes_it_per_image():
     clear = np.random.default_rng(3).random((40, 50, 3)).astype(np.float32)
     haze = AddHaze(beta=(0.5, 2.0), airlight=(0.7, 1.0), near=(0.1, 0.3), far=(0.6, 1.0))
@@ -89,13 +97,7 @@ def test_random_haze_draws_in_range_and_a_seed_fixes_it_per_image():
         out = haze(dict(gt=clear, name='a', gt_path='a.png'))
         beta, airlight = out['haze_beta'], out['haze_airlight']
         assert 0.5 <= beta <= 2.0 and 0.7 <= airlight <= 1.0
-        # per-pixel transmission exp(-beta d), the same in R, G and B: read it from the channel whose clear value
-        # is farthest from the airlight (a channel equal to the airlight carries no information: 0 / 0)
-        offset = clear - airlight
-        channel = np.abs(offset).argmax(2)[..., None]
-        t = (np.take_along_axis(out['lq'] - airlight, channel, 2)[..., 0]
-             / np.take_along_axis(offset, channel, 2)[..., 0])
-        d = -np.log(t) / beta
+        d = -np.log(_transmission(clear, out['lq'], airlight)) / beta
         assert 0.1 - 1e-3 <= d.min() and d.max() <= 1.0 + 1e-3 and d.max() - d.min() > 0.2
     np.random.seed(11)  # training draws follow NumPy's global generator, which mmengine seeds
     first = haze(dict(gt=clear, name='a', gt_path='a.png'))['lq']
@@ -110,7 +112,6 @@ def test_random_haze_draws_in_range_and_a_seed_fixes_it_per_image():
     assert depth.shape == (30, 20) and depth.min() == pytest.approx(0.2, abs=1e-5) and depth.max() <= 0.9 + 1e-5
 
 
-
 def test_random_inverse_depth_is_linear_in_disparity_and_mostly_near():
     linear = deg.random_depth((48, 40), np.random.default_rng(7), near=(0.0, 0.0), far=(1.0, 1.0))
     inverse = deg.random_inverse_depth((48, 40), np.random.default_rng(7), disparity_ratio=(4.0, 4.0))
@@ -122,10 +123,7 @@ def test_random_inverse_depth_is_linear_in_disparity_and_mostly_near():
     clear = np.random.default_rng(3).random((40, 50, 3)).astype(np.float32)
     out = AddHaze(beta=1.0, airlight=0.9, depth='random_inverse', disparity_ratio=(5.0, 5.0))(
         dict(gt=clear, name='a', gt_path='a.png'))
-    offset = clear - 0.9
-    channel = np.abs(offset).argmax(2)[..., None]
-    t = np.take_along_axis(out['lq'] - 0.9, channel, 2)[..., 0] / np.take_along_axis(offset, channel, 2)[..., 0]
-    depth = -np.log(t)
+    depth = -np.log(_transmission(clear, out['lq'], 0.9))
     assert 0.2 - 1e-2 <= depth.min() and depth.max() <= 1.0 + 1e-2
     with pytest.raises(ValueError, match='random_inverse'):
         AddHaze(depth='inverse')

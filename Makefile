@@ -1,10 +1,11 @@
 # convzoo: the two commands of the README, and helpers.
 #   make demo   set up .venv, then train + evaluate SEPC-lite RetinaNet on the embedded dataset, draw a picture
-#   make test   set up .venv, then run the test suite
+#   make test   set up .venv, then check the import contract and run the test suite (make test-fast: no
+#               end-to-end runs)
 PY := .venv/bin/python
 JOBS ?= 2
 
-.PHONY: setup demo test benchmark clean-data
+.PHONY: setup demo test test-fast benchmark clean-data
 
 setup:
 	@bash tools/setup_env.sh
@@ -13,7 +14,11 @@ demo: setup
 	$(PY) tools/demo.py
 
 test: setup
+	.venv/bin/lint-imports --no-cache
 	$(PY) -m pytest -n $(JOBS) --dist loadfile -q tests
+
+test-fast: setup
+	$(PY) -m pytest -n $(JOBS) --dist loadfile -q -m 'not e2e' tests
 
 benchmark: setup
 	$(PY) tools/benchmark.py

@@ -2,12 +2,14 @@
 
 ``import convzoo`` applies the stack's compatibility fixes and registers every module: detection modules into
 ``mmdet.registry``, segmentation modules into ``mmseg.registry``, restoration modules into convzoo's own registry
-tree (scope ``convzoo``).
+tree (scope ``convzoo``). The rooms, lowest first (imports only point down; ``lint-imports`` checks it):
+``core`` <- ``layers``/``engine`` <- ``structures`` <- ``backbones``/``necks``/``heads``/``detectors``/
+``segmentors``/``restorers`` <- ``converters``/``deploy`` <- ``tasks`` <- ``apis`` <- ``cli``.
 """
 __version__ = '0.1.0'
 
-from convzoo.utils import compat as _compat
+from convzoo.core import compat as _compat
 
 _compat.apply()
 
-from convzoo import backbones, engine, heads, layers, necks, tasks  # noqa: E402,F401  (registration)
+from convzoo import backbones, detectors, engine, heads, necks, restorers, segmentors, structures, tasks  # noqa: E402,F401

@@ -21,7 +21,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope='session')
 def shapes_root() -> Path:
     """The embedded COCO-format dataset (generated once into data/embedded/coco_shapes, then reused)."""
-    from convzoo.tasks.embedded import ensure_embedded
+    from convzoo.core.embedded import ensure_embedded
     return ensure_embedded('coco_shapes')
 
 
@@ -39,3 +39,41 @@ def _run_tool(*args: str, check: bool = True, timeout: int = 600):
 def run_tool():
     """``run_tool('tools/train.py', cfg, ...)``: a tools/ script in a subprocess, as a user runs it."""
     return _run_tool
+
+
+def calibrated_detector_inferencer(config: str, folder: Path, image: Path, prepare=None, **infer_kwargs):
+    """The config's detector with random weights (``prepare(model)`` may re-initialise parts), its class bias set
+    so that about 0.2 % of the anchors of ``image`` score above 0.5, saved as a checkpoint in ``folder`` and
+    loaded by an Inferencer with ``score_thr=0.5``."""
+    import cv2
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from convzoo.apis import Inferencer
+    from convzoo.core.config import load_config
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(load_config(config).model).eval()  # PyTorch default init: features do not vanish
+    if prepare is not None:
+        prepare(model)
+    pixels = torch.from_numpy(cv2.imread(str(image))).permute(2, 0, 1)
+    with torch.no_grad():
+        inputs = model.data_preprocessor(dict(inputs=[pixels]), False)['inputs']
+        logits = torch.cat([c.flatten() for c in model(inputs, mode='tensor')[0]])
+    model.bbox_head.retina_cls.bias.data -= torch.quantile(logits, 0.998)
+    path = folder / 'model.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': ('a', 'b', 'c')}}}, path)
+    return Inferencer(config, str(path), score_thr=0.5, **infer_kwargs)
+
+
+@pytest.fixture(scope='session')
+def detector_inferencer():
+    """``detector_inferencer(config, folder, image, prepare=None, **kwargs)``: see calibrated_detector_inferencer."""
+    return calibrated_detector_inferencer
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that run the tools in subprocesses are end-to-end runs (``-m 'not e2e'`` leaves them out)."""
+    for item in items:
+        if 'run_tool' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.e2e)

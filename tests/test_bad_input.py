@@ -4,7 +4,7 @@ import shutil
 
 import torch
 
-CONFIG = 'configs/demo/sepc_lite_retinanet_demo.py'
+CONFIG = 'configs/sepc/demo/sepc_lite_retinanet_demo.py'
 
 
 def _small_copy(shapes_root, tmp_path, n=8):
@@ -65,15 +65,15 @@ def test_unknown_module_name(run_tool, shapes_root, tmp_path):
 
 
 def test_missing_data_root_names_the_path_and_the_demo(run_tool, tmp_path):
-    proc = run_tool('tools/train.py', 'configs/sepc_retinanet.py', '--work-dir', str(tmp_path),
+    proc = run_tool('tools/train.py', 'configs/sepc/retinanet_r50_fpn-sepc_1x_coco.py', '--work-dir', str(tmp_path),
                     '--cfg-options', 'train_dataloader.dataset.data_root=data/nowhere/',
                     'model.backbone.init_cfg=None', check=False)
     line = _error_line(proc)
-    assert "'data/nowhere/'" in line and 'configs/demo/sepc_retinanet_demo.py' in line
+    assert "'data/nowhere/'" in line and 'configs/sepc/demo/sepc_retinanet_demo.py' in line
 
 
 def test_torchvision_weights_fail_at_once(run_tool, tmp_path):
-    proc = run_tool('tools/train.py', 'configs/sepc_retinanet.py', '--work-dir', str(tmp_path),
+    proc = run_tool('tools/train.py', 'configs/sepc/retinanet_r50_fpn-sepc_1x_coco.py', '--work-dir', str(tmp_path),
                     '--cfg-options', 'model.backbone.init_cfg.checkpoint=torchvision://resnet50', check=False)
     line = _error_line(proc)
     assert 'model.backbone.init_cfg.checkpoint' in line and 'local file' in line
@@ -82,8 +82,8 @@ def test_torchvision_weights_fail_at_once(run_tool, tmp_path):
 def test_checkpoint_of_another_model_is_refused_by_test_tool(run_tool, shapes_root, tmp_path):
     from mmengine.registry import init_default_scope
 
-    from convzoo.utils.config import load_config
-    cfg = load_config('configs/demo/retinanet_baseline_demo.py')
+    from convzoo.core.config import load_config
+    cfg = load_config('configs/sepc/demo/retinanet_baseline_demo.py')
     init_default_scope('mmdet')
     from mmdet.registry import MODELS
     path = tmp_path / 'baseline.pth'

@@ -8,8 +8,8 @@ import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from convzoo.utils.checkpoint import load_model_weights
-from convzoo.utils.compat import CheckpointError, load_checkpoint_file
+from convzoo.core.checkpoint import load_model_weights
+from convzoo.core.compat import CheckpointError, load_checkpoint_file
 
 
 class _Evil:

@@ -6,14 +6,41 @@ import torch
 from mmengine.config import ConfigDict
 from mmengine.registry import init_default_scope
 
-from convzoo.utils.config import load_config
+from convzoo.core.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
 
 
-def test_there_are_paper_and_demo_configs():
-    assert 'configs/sepc_retinanet.py' in CONFIGS and 'configs/demo/sepc_lite_retinanet_demo.py' in CONFIGS
+PAPERS = ('sepc', 'rcnet', 'dn_fpn', 'ssd', 'deeplab_v2', 'espcn', 'mirnet', 'dea_net', 'arc')
+
+
+def test_one_folder_per_paper_with_configs_demos_and_a_readme():
+    folders = {p.name for p in (ROOT / 'configs').iterdir() if p.is_dir() and p.name != '_base_'}
+    assert folders == set(PAPERS)
+    for paper in PAPERS:
+        readme = (ROOT / 'configs' / paper / 'README.md').read_text()
+        names = [Path(c).name for c in CONFIGS if Path(c).parent.name in (paper, 'demo') and f'/{paper}/' in c]
+        assert names and [n for n in names if n not in readme] == [], f'{paper}/README.md misses configs'
+        assert list((ROOT / 'configs' / paper / 'demo').glob('*.py')), f'{paper} has no CPU demo'
+
+
+def test_moved_config_paths_still_resolve_to_existing_configs():
+    from convzoo.core.config import moved_configs, resolve_config_path
+    moved = moved_configs()
+    assert moved['configs/sepc_retinanet.py'] == 'configs/sepc/retinanet_r50_fpn-sepc_1x_coco.py'
+    assert all(Path(new).is_file() and not Path(old).exists() for old, new in moved.items())
+    assert resolve_config_path('configs/demo/sepc_lite_retinanet_demo.py') == \
+        'configs/sepc/demo/sepc_lite_retinanet_demo.py'
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_names_only_registered_modules_and_convzoo_runner(config):
+    """The pre-flight type check has no false alarm on any shipped config, and every config selects the runner."""
+    from convzoo.cli.preflight import check_model_types
+    cfg = load_config(config)
+    check_model_types(cfg, config)
+    assert cfg.runner_type == 'ConvzooRunner'
 
 
 def _tensors(out):
@@ -72,7 +99,7 @@ def test_config_builds_and_runs_forward(config):
 
 
 def test_paper_config_is_the_papers_recipe():
-    cfg = load_config('configs/sepc_retinanet.py')
+    cfg = load_config('configs/sepc/retinanet_r50_fpn-sepc_1x_coco.py')
     fpn, sepc = cfg.model.neck
     assert fpn.start_level == 1 and fpn.add_extra_convs == 'on_input' and fpn.num_outs == 5
     assert (sepc.pconv_deform, sepc.lcconv_deform, sepc.ibn, sepc.stacked_convs) == (True, True, True, 4)
@@ -81,5 +108,5 @@ def test_paper_config_is_the_papers_recipe():
     assert cfg.optim_wrapper.optimizer.lr == 0.01 and cfg.optim_wrapper.optimizer.weight_decay == 1e-4
     assert [s.milestones for s in cfg.param_scheduler if s.type == 'MultiStepLR'] == [[8, 11]]
     assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
-    lite = load_config('configs/sepc_lite_retinanet.py').model.neck[1]
+    lite = load_config('configs/sepc/retinanet_r50_fpn-sepc-lite_1x_coco.py').model.neck[1]
     assert (lite.pconv_deform, lite.lcconv_deform, lite.ibn) == (False, True, True)

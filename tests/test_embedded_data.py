@@ -7,7 +7,7 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from convzoo.tasks.detection.coco_check import validate_coco_file
+from convzoo.tasks.detection.coco_validation import validate_coco_file
 from convzoo.tasks.detection.shapes import CLASSES, write_coco_split
 
 
@@ -68,8 +68,8 @@ def test_preflight_regenerates_embedded_data_of_an_older_version(tmp_path, monke
     not silently used (e.g. the dehazing set gained a depth map in version 2)."""
     from mmengine.config import Config
 
-    from convzoo.tasks import embedded
-    from convzoo.utils.config import preflight
+    from convzoo.core import embedded
+    from convzoo.cli.preflight import preflight
 
     def write_one_file(root):
         (root / 'content.txt').write_text('v2')

@@ -6,33 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from convzoo.apis import Inferencer, SourceError
+from convzoo.apis import SourceError
 
-CONFIG = 'configs/demo/sepc_lite_retinanet_demo.py'
+CONFIG = 'configs/sepc/demo/sepc_lite_retinanet_demo.py'
 
 
 @pytest.fixture(scope='module')
-def inferencer(tmp_path_factory, shapes_root):
+def inferencer(tmp_path_factory, shapes_root, detector_inferencer):
     """A demo detector whose random weights give spread-out scores (so a few boxes pass), saved as a checkpoint."""
-    from convzoo.utils.config import load_config
-    from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
-    cfg = load_config(CONFIG)
-    init_default_scope('mmdet')
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model).eval()  # PyTorch default init: features do not vanish
-    for name, p in model.neck.named_parameters():
-        if p.dim() == 4 and 'offset' not in name:
-            torch.nn.init.kaiming_normal_(p)
-    # choose the class bias so that about 0.2% of the anchors of a real image score above 0.5
-    image = torch.from_numpy(cv2.imread(str(shapes_root / 'val/00001.jpg'))).permute(2, 0, 1)
-    with torch.no_grad():
-        inputs = model.data_preprocessor(dict(inputs=[image]), False)['inputs']
-        logits = torch.cat([c.flatten() for c in model(inputs, mode='tensor')[0]])
-    model.bbox_head.retina_cls.bias.data -= torch.quantile(logits, 0.998)
-    path = tmp_path_factory.mktemp('ckpt') / 'model.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': ('a', 'b', 'c')}}}, path)
-    return Inferencer(CONFIG, str(path), score_thr=0.5, batch_size=2)
+    def kaiming_neck(model):
+        for name, p in model.neck.named_parameters():
+            if p.dim() == 4 and 'offset' not in name:
+                torch.nn.init.kaiming_normal_(p)
+    return detector_inferencer(CONFIG, tmp_path_factory.mktemp('ckpt'), shapes_root / 'val/00001.jpg',
+                               kaiming_neck, batch_size=2)
 
 
 @pytest.fixture(scope='module')

@@ -1,11 +1,13 @@
 """timm-style sweep: every module convzoo registers builds from its registry, runs forward and backward on a tiny
 input without NaN, and gives every parameter a gradient.
 
-Samples live in tests/module_samples/<task>.py as ``SAMPLES = {name: (scope, cfg, make_args)}``; a registered
-module without a sample fails ``test_every_registered_module_has_a_sample``.
+Samples live in tests/module_samples/<task>.py as ``SAMPLES = {name: (scope, cfg, make_args)}``, or in the
+module's own file as ``SWEEP_SAMPLES`` of the same form (so a new neck needs its file and a config, nothing in
+tests/); a registered module without a sample fails ``test_every_registered_module_has_a_sample``.
 """
 import importlib.util
 import inspect
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,14 +26,20 @@ def _load_samples() -> dict:
     return samples
 
 
-SAMPLES = _load_samples()
+def _declared_samples() -> dict:
+    """``SWEEP_SAMPLES`` declared by convzoo's own modules."""
+    return {name: sample for module in list(sys.modules.values()) if module is not None
+            and module.__name__.startswith('convzoo.') for name, sample in getattr(module, 'SWEEP_SAMPLES', {}).items()}
+
+
+SAMPLES = {**_load_samples(), **_declared_samples()}
 
 
 def _registries():
     from mmdet.registry import MODELS as MMDET_MODELS
     from mmseg.registry import MODELS as MMSEG_MODELS
 
-    from convzoo.registry import MODELS as CONVZOO_MODELS
+    from convzoo.core.registry import MODELS as CONVZOO_MODELS
     return {'mmdet': MMDET_MODELS, 'mmseg': MMSEG_MODELS, 'convzoo': CONVZOO_MODELS}
 
 

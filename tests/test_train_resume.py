@@ -1,9 +1,9 @@
 """tools/train.py end to end on the embedded dataset: stop, --resume, continue == uninterrupted (within 1e-6)."""
 import torch
 
-from convzoo.utils.compat import load_checkpoint_file
+from convzoo.core.compat import load_checkpoint_file
 
-CONFIG = 'configs/demo/sepc_lite_retinanet_demo.py'
+CONFIG = 'configs/sepc/demo/sepc_lite_retinanet_demo.py'
 # 16 images, 4 per batch, no random augmentation, no validation: 4 deterministic iterations per epoch.
 OPTIONS = ['train_dataloader.dataset.indices=16', 'train_dataloader.batch_size=4',
            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',

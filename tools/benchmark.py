@@ -14,7 +14,9 @@ from pathlib import Path
 
 def load_suites() -> dict:
     suites = {}
-    for path in sorted((Path(__file__).parent / 'benchmarks').glob('*.py')):
+    paths = [*(Path(__file__).parent / 'benchmarks').glob('*.py'),
+             *(Path(__file__).parents[1] / 'convzoo' / 'cli' / 'benchmarks').glob('[!_]*.py')]
+    for path in sorted(paths):
         spec = importlib.util.spec_from_file_location(f'convzoo_benchmarks_{path.stem}', path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -34,7 +36,7 @@ def main() -> int:
     args = parser.parse_args()
     import torch
 
-    from convzoo.utils.benchmark import use_clock
+    from convzoo.core.benchmark import use_clock
     if args.threads:
         torch.set_num_threads(args.threads)
     use_clock(args.clock)

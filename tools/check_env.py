@@ -4,10 +4,10 @@ Exit status 0 when convzoo can run: mmcv's compiled ops work (nms, rotated nms/I
 ``pkg_resources`` is importable for mmengine's configs, and torchvision is absent or at least not broken.
 """
 import argparse
-import warnings
 import importlib
 import importlib.metadata as md
 import sys
+import warnings
 
 warnings.filterwarnings("ignore", message=".*pkg_resources is deprecated.*")
 

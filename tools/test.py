@@ -1,43 +1,6 @@
-"""Evaluate a checkpoint on a config's test set (mmdet's CLI conventions); works for every convzoo task."""
-import os.path as osp
-
-from convzoo.engine.cli import common_parser, run_main, setup_config, write_json
-
-
-def parse_args():
-    parser = common_parser('Test (evaluate) a checkpoint')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--out', help='dump the raw predictions to this .pkl file')
-    parser.add_argument('--show-dir', help='draw predictions into this folder (inside the work dir)')
-    parser.add_argument('--tta', action='store_true', help='test-time augmentation, if the config defines it')
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    cfg = setup_config(args)
-    from convzoo.engine import ConvzooRunner
-    from convzoo.utils.config import preflight
-    cfg.load_from = args.checkpoint
-    if args.show_dir and 'visualization' in cfg.get('default_hooks', {}):
-        cfg.default_hooks.visualization.update(draw=True, test_out_dir=args.show_dir)
-    if args.tta:
-        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
-            raise SystemExit(f'error: {args.config} defines no tta_model/tta_pipeline')
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-    if args.out:
-        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-        cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
-    preflight(cfg, args.config, 'test')
-    runner = ConvzooRunner.from_cfg(cfg)
-    runner.strict_load = True
-    metrics = runner.test()
-    out = osp.join(runner.work_dir, 'test_metrics.json')
-    write_json(out, dict(config=args.config, checkpoint=args.checkpoint, metrics=metrics))
-    print(f'Metrics written to {osp.abspath(out)}')
-
+"""Evaluate a checkpoint on a config's test set: ``convzoo test``. Same arguments; see ``--help``."""
+from convzoo.cli.common import run_main
+from convzoo.cli.test import main
 
 if __name__ == '__main__':
     run_main(main)

@@ -1,5 +1,5 @@
 """Inference API: one entry point for images, arrays, folders, globs and videos across tasks."""
 from convzoo.apis.inferencer import Inferencer
-from convzoo.apis.sources import SourceError
+from convzoo.core.errors import SourceError
 
 __all__ = ['Inferencer', 'SourceError']

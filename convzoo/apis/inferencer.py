@@ -1,7 +1,7 @@
 """One inference entry point for every convzoo task: image, numpy array, folder, glob or video in.
 
     from convzoo.apis import Inferencer
-    infer = Inferencer('configs/demo/sepc_lite_retinanet_demo.py', 'work_dirs/.../epoch_12.pth')
+    infer = Inferencer('configs/sepc/demo/sepc_lite_retinanet_demo.py', 'work_dirs/.../epoch_12.pth')
     results = infer('photo.jpg', out_dir='work_dirs/vis')        # list of per-frame result dicts
 
 Outputs under ``out_dir``: a drawn image per input image, or a drawn video (same frame rate) per video, and the
@@ -19,12 +19,12 @@ import os.path as osp
 from typing import Iterable
 
 import cv2
-import numpy as np
 from mmengine.config import Config
 from tqdm import tqdm
 
-from convzoo.apis.sources import Frame, SourceError, VideoSource, open_source, prefetch, read_image
-from convzoo.apis.tasks import task_for
+from convzoo.apis.adapters import task_for
+from convzoo.apis.sources import Frame, VideoSource, open_source, prefetch, read_image
+from convzoo.core.errors import SourceError
 
 
 def _public(result: dict) -> dict:
@@ -48,8 +48,8 @@ class Inferencer:
     def __init__(self, config: str | Config, checkpoint: str | None = None, device: str = 'cpu',
                  cfg_options: dict | None = None, batch_size: int = 4, score_thr: float = 0.3):
         import convzoo  # noqa: F401  (registration, compatibility fixes)
-        from convzoo.utils.checkpoint import load_model_weights
-        from convzoo.utils.config import load_config
+        from convzoo.core.checkpoint import load_model_weights
+        from convzoo.core.config import load_config
         cfg = load_config(config, cfg_options) if isinstance(config, str) else config
         self.cfg, self.batch_size = cfg, batch_size
         self.task = task_for(cfg, score_thr=score_thr)

@@ -17,12 +17,8 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg')
-
-
-class SourceError(ValueError):
-    """An input that cannot be read; the message names it."""
+from convzoo.core.errors import SourceError
+from convzoo.core.images import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, read_unchanged
 
 
 @dataclass
@@ -55,10 +51,7 @@ def to_bgr8(image: np.ndarray, what: str = 'image') -> tuple[np.ndarray, list[st
 
 
 def read_image(path: str) -> Frame:
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise SourceError(f'{path}: cannot be read as an image (missing, corrupt or unsupported format)')
-    image, notes = to_bgr8(image, path)
+    image, notes = to_bgr8(read_unchanged(path), path)
     return Frame(image, osp.splitext(osp.basename(path))[0], 0, path, notes)
 
 

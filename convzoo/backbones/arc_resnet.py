@@ -16,6 +16,9 @@ from torch import nn
 
 from convzoo.layers.adaptive_rotated_conv import AdaptiveRotatedConv2d
 
+# the conv is usable on its own in mmdet configs (e.g. conv_cfg=dict(type='AdaptiveRotatedConv2d'))
+MODELS.register_module(module=AdaptiveRotatedConv2d)
+
 
 def _block_selection(arc_blocks, stage: int, num_blocks: int) -> list[int]:
     """Block indices of one stage from ``arc_blocks`` (per-stage lists: ``['x']`` none, ``['0', '2']`` or ints)."""
@@ -89,37 +92,3 @@ class ARCResNet(ResNet):
         if not pretrained and not self.legacy_init:
             for conv in self.arc_convs():
                 conv.routing_func.reset_parameters()
-
-
-def convert_reference_state_dict(state_dict: dict, prefix: str = '') -> dict:
-    """Rename a LeapLabTHU/ARC checkpoint's keys for this port: ``rounting_func.`` -> ``routing_func.``,
-    drop ``module.``/``backbone.`` prefixes, then prepend ``prefix`` (e.g. ``'backbone.'`` for a detector)."""
-    converted = {}
-    for key, value in state_dict.items():
-        key = key.replace('rounting_func.', 'routing_func.')
-        for strip in ('module.', 'backbone.'):
-            key = key[len(strip):] if key.startswith(strip) else key
-        converted[prefix + key] = value
-    return converted
-
-
-def main(argv=None) -> None:
-    """``python -m convzoo.backbones.arc_resnet REFERENCE.pth OUT.pth [--prefix backbone.]``"""
-    import argparse
-
-    import torch
-
-    from convzoo.utils.checkpoint import state_dict_of
-    from convzoo.utils.compat import load_checkpoint_file
-    parser = argparse.ArgumentParser(description='Convert a LeapLabTHU/ARC checkpoint for ARCResNet.')
-    parser.add_argument('src')
-    parser.add_argument('dst')
-    parser.add_argument('--prefix', default='', help="key prefix to add, e.g. 'backbone.' for a whole detector")
-    args = parser.parse_args(argv)
-    converted = convert_reference_state_dict(state_dict_of(load_checkpoint_file(args.src), args.src), args.prefix)
-    torch.save(dict(state_dict=converted), args.dst)
-    print(f'{len(converted)} weights written to {args.dst}')
-
-
-if __name__ == '__main__':
-    main()

@@ -1,4 +1,5 @@
-"""Training/testing engine pieces: the runner and the command-line glue shared by tools/."""
+"""Training and testing engine: ``ConvzooRunner`` (registered in mmengine's ``RUNNERS``; configs select it with
+``runner_type='ConvzooRunner'``, so mmdet's and mmseg's own train/test scripts use it too)."""
 from convzoo.engine.runner import ConvzooRunner
 
 __all__ = ['ConvzooRunner']

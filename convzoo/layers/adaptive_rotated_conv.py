@@ -19,7 +19,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch import nn
 
@@ -128,7 +127,6 @@ class RoutingFunction(nn.Module):
         return f'kernel_number={self.kernel_number}, max_angle={math.degrees(self.max_angle):g} deg'
 
 
-@MODELS.register_module()
 class AdaptiveRotatedConv2d(BaseModule):
     """3x3 convolution with n kernels rotated and gated per sample by a :class:`RoutingFunction`.
 

@@ -16,8 +16,6 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
-from convzoo.registry import MODELS
-
 # ADC: flattened 3x3 index i is paired with ring position ANGULAR_PARTNER[i] (its anticlockwise neighbour, so
 # the kernel computes x_i - x_next(i) with next the clockwise neighbour); the centre is paired with itself.
 ANGULAR_PARTNER = (3, 0, 1, 6, 4, 2, 7, 8, 5)
@@ -62,7 +60,6 @@ class _DifferenceBranch(nn.Module):
         return self.rule(self.conv.weight), self.conv.bias
 
 
-@MODELS.register_module()
 class DEConv(BaseModule):
     """Detail-enhanced 3x3 convolution (stride 1, padding 1): five branches computed as one merged conv.
 

@@ -82,6 +82,15 @@ def fusion_conv_cfg(out_conv_cfg: dict | None, dcn_impl: str) -> dict | None:
     return dict(out_conv_cfg, type=DCNv2Pack, dcn_impl=dcn_impl)
 
 
+class ResetAfterInit:
+    """``init_weights()`` of mmengine (``init_cfg``) first, then the module's own ``reset_parameters()``: the
+    paper's initialisation wins over a config's generic one."""
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self.reset_parameters()
+
+
 class FusionGate(nn.Module):
     """g = sigmoid(conv1x1([GAP(a), GAP(b)])), one scalar per image; zero-initialised, so g = 0.5 at init."""
 
@@ -131,7 +140,7 @@ class UpsampleAttention(nn.Module):
         return (out + self.conv.bias).unsqueeze(1)
 
 
-class FusionNode(BaseModule):
+class FusionNode(ResetAfterInit, BaseModule):
     """One RevFP node: gated fusion of the lateral x1 with x2 (and, with ``with_lower``, the finer fused x3)."""
 
     def __init__(self, channels: int, with_lower: bool, upsample_attention: bool, out_conv_cfg: dict | None,
@@ -153,10 +162,6 @@ class FusionNode(BaseModule):
             for conv in (self.pre_fusion, self.post_fusion):
                 if conv is not None:
                     _xavier_convs(conv)
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        self.reset_parameters()
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor | None = None) -> torch.Tensor:
         gate = self.gate(x1, x2)  # from the un-attended x2
@@ -199,38 +204,41 @@ class ScaleShift(nn.Module):
         return x + mixed
 
 
-class SpatialBranch(nn.Module):
-    """Context over positions: level mean -> softmax attention pooling over H W -> 1x1 conv; (B, C, 1, 1)."""
+class ContextBranch(nn.Module):
+    """Attention pooling of a (B, C, H', W') arrangement of the levels into one context vector, then a 1x1 conv:
+    (B, C, 1, 1). Subclasses choose the arrangement, i.e. what the attention pools over."""
 
     def __init__(self, channels: int):
         super().__init__()
         self.attention = nn.Conv2d(channels, 1, 1)
         self.transform = nn.Conv2d(channels, channels, 1)
 
+    def arrange(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.mean(1)  # (B, C, H, W)
+        x = self.arrange(x)
         b, _, h, w = x.shape
         weights = F.softmax(self.attention(x).reshape(b, 1, h * w), -1).reshape(b, 1, h, w) * (h * w)
         return self.transform((x * weights).mean((2, 3), keepdim=True))
 
 
-class ScaleBranch(nn.Module):
-    """Context over levels: spatial mean per level -> softmax attention pooling over L -> 1x1 conv; (B, C, 1, 1)."""
+class SpatialBranch(ContextBranch):
+    """Context over positions: level mean, attention pooling over H W."""
 
-    def __init__(self, channels: int):
-        super().__init__()
-        self.attention = nn.Conv2d(channels, 1, 1)
-        self.transform = nn.Conv2d(channels, channels, 1)
+    def arrange(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(1)  # (B, C, H, W)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.mean((3, 4)).transpose(1, 2).unsqueeze(-1)  # (B, C, L, 1)
-        levels = x.shape[2]
-        weights = F.softmax(self.attention(x), dim=2) * levels
-        return self.transform((x * weights).mean((2, 3), keepdim=True))
+
+class ScaleBranch(ContextBranch):
+    """Context over levels: spatial mean per level, attention pooling over L."""
+
+    def arrange(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((3, 4)).transpose(1, 2).unsqueeze(-1)  # (B, C, L, 1)
 
 
 @MODELS.register_module(name=['CSN', 'CrossShiftNet'])
-class CSN(BaseModule):
+class CSN(ResetAfterInit, BaseModule):
     """Cross-scale Shift Network over a pyramid of ``num_levels`` maps with ``in_channels`` channels each.
 
     All levels are brought to the size of level 1 (finer ones by adaptive max-pooling, coarser ones bilinearly),
@@ -253,10 +261,6 @@ class CSN(BaseModule):
     def reset_parameters(self) -> None:
         _xavier_convs(self)
 
-    def init_weights(self) -> None:
-        super().init_weights()
-        self.reset_parameters()
-
     def stack_levels(self, feats) -> torch.Tensor:
         size = feats[1].shape[-2:]
         resized = [max_pool_to(feats[0], size)] + [upsample_to(f, size) for f in feats[1:]]
@@ -273,7 +277,7 @@ class CSN(BaseModule):
 
 
 @MODELS.register_module(name=['RCNet', 'RCFPN'])
-class RCNet(BaseModule):
+class RCNet(ResetAfterInit, BaseModule):
     """RevFP + CSN neck: backbone levels ``start_level`` .. ``end_level`` (exactly 3) -> 5 output levels.
 
     ``dcn_impl`` picks how the DCNv2 fusion convs (``out_conv_cfg=dict(type='DCNv2', ...)``) run: 'mmcv' (the
@@ -318,10 +322,6 @@ class RCNet(BaseModule):
     def reset_parameters(self) -> None:
         _xavier_convs(self.laterals)
         _xavier_convs(self.extra_levels)
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        self.reset_parameters()
 
     def lateral_levels(self, inputs) -> list[torch.Tensor]:
         """c3..c7: the laterals, then two levels of 1x1 conv + 2x2 max-pooling on the replicate-padded map."""

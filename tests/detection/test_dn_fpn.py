@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 
-from convzoo.tasks.detection.dn_fpn import DNFPNContrastiveLoss, convert_reference_state_dict
+from convzoo.converters.dn_fpn import convert_reference_state_dict
+from convzoo.detectors.dn_fpn import DNFPNContrastiveLoss
 
 CH = 16
 IN_CHANNELS = (8, 16, 32, 64)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from convzoo.tasks.detection.coco_check import validate_coco_file
+from convzoo.core.embedded import ensure_embedded, is_complete
+from convzoo.tasks.detection.coco_validation import validate_coco_file
 from convzoo.tasks.detection.size_bin_metric import AITOD_BINS, SizeBinCocoMetric
-from convzoo.tasks.embedded import ensure_embedded, is_complete
 
 SIDES = {'vt': 5.0, 't': 12.0, 's_aitod': 24.0, 'm_aitod': 48.0}  # one object side per AI-TOD bin
 

@@ -3,13 +3,13 @@ import torch
 
 
 def test_ssd_head_predicts_on_this_stack():
-    """mmdet 3.3.0's SSDHead lacks ``loss_cls`` that prediction reads; convzoo.tasks.detection.ssd_fix adds it."""
+    """mmdet 3.3.0's SSDHead lacks ``loss_cls`` that prediction reads; convzoo.heads.ssd_head_fix adds it."""
     from mmdet.registry import MODELS
     from mmengine.registry import init_default_scope
 
-    from convzoo.utils.config import load_config
+    from convzoo.core.config import load_config
     init_default_scope('mmdet')
-    model = MODELS.build(load_config('configs/demo/ssdlite_mobilenetv2_demo.py').model).eval()
+    model = MODELS.build(load_config('configs/ssd/demo/ssdlite_mobilenetv2_demo.py').model).eval()
     from mmdet.structures import DetDataSample
     shape = (160, 160)
     sample = DetDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape, scale_factor=(1., 1.),
@@ -20,8 +20,8 @@ def test_ssd_head_predicts_on_this_stack():
 
 
 def test_ssd_configs_carry_the_paper_settings():
-    from convzoo.utils.config import load_config
-    voc, coco = load_config('configs/ssd300_voc0712.py'), load_config('configs/ssd512_coco.py')
+    from convzoo.core.config import load_config
+    voc, coco = load_config('configs/ssd/ssd300_voc0712.py'), load_config('configs/ssd/ssd512_coco.py')
     for cfg in (voc, coco):
         assert cfg.model.test_cfg.score_thr == 0.01 and cfg.model.test_cfg.max_per_img == 200
         assert cfg.optim_wrapper.optimizer.lr == 1e-3 and cfg.optim_wrapper.optimizer.weight_decay == 5e-4

@@ -5,35 +5,21 @@ import json
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from convzoo.apis import Inferencer, SourceError
+from convzoo.apis import SourceError
 from convzoo.apis.sources import prefetch
-from convzoo.tasks.detection.demo_video import write_shapes_video
+from convzoo.cli.demo import write_shapes_video
 
-CONFIG = 'configs/demo/rcnet_retinanet_demo.py'
+CONFIG = 'configs/rcnet/demo/rcnet_retinanet_demo.py'
 FRAMES = 6
 BROKEN = 2  # index of the frame whose JPEG data is destroyed
 
 
 @pytest.fixture(scope='module')
-def inferencer(tmp_path_factory, shapes_root):
+def inferencer(tmp_path_factory, shapes_root, detector_inferencer):
     """The RCNet demo detector with random weights, its class bias set so that a few boxes pass 0.5."""
-    from mmdet.registry import MODELS
-    from mmengine.registry import init_default_scope
-
-    from convzoo.utils.config import load_config
-    init_default_scope('mmdet')
-    torch.manual_seed(0)
-    model = MODELS.build(load_config(CONFIG).model).eval()
-    image = torch.from_numpy(cv2.imread(str(shapes_root / 'val/00001.jpg'))).permute(2, 0, 1)
-    with torch.no_grad():
-        inputs = model.data_preprocessor(dict(inputs=[image]), False)['inputs']
-        logits = torch.cat([c.flatten() for c in model(inputs, mode='tensor')[0]])
-    model.bbox_head.retina_cls.bias.data -= torch.quantile(logits, 0.998)
-    path = tmp_path_factory.mktemp('ckpt') / 'rcnet.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': ('a', 'b', 'c')}}}, path)
-    return Inferencer(CONFIG, str(path), score_thr=0.5, batch_size=2)
+    return detector_inferencer(CONFIG, tmp_path_factory.mktemp('ckpt'), shapes_root / 'val/00001.jpg',
+                               batch_size=2)
 
 
 def destroy_frame(path, index):

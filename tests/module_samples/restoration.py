@@ -10,7 +10,7 @@ def random_vgg19_file() -> str:
     """A torchvision-layout VGG19 ``features`` file with random weights (the real one cannot be downloaded)."""
     path = os.path.join(tempfile.gettempdir(), 'convzoo_vgg19_features_random.pth')
     if not os.path.isfile(path):
-        from convzoo.tasks.restoration.losses import vgg19_features
+        from convzoo.restorers.losses import vgg19_features
         torch.manual_seed(0)
         state = {f'features.{k}': v for k, v in vgg19_features().state_dict().items()}
         torch.save(state, f'{path}.{os.getpid()}.tmp')

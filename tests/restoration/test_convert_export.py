@@ -3,12 +3,12 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from convzoo.registry import MODELS
-from convzoo.tasks.restoration.convert import ConversionError, convert_deanet, convert_mirnet
-from convzoo.tasks.restoration.dea_net import DEANet
-from convzoo.tasks.restoration.export import export_onnx, max_difference
-from convzoo.tasks.restoration.mirnet import MIRNet
-from convzoo.utils.checkpoint import load_weights_into
+from convzoo.converters.restoration import ConversionError, convert_deanet, convert_mirnet
+from convzoo.core.checkpoint import load_weights_into
+from convzoo.core.registry import MODELS
+from convzoo.deploy.onnx import export_onnx, max_difference
+from convzoo.restorers.dea_net import DEANet
+from convzoo.restorers.mirnet import MIRNet
 
 MIRNET_SMALL = dict(type='MIRNet', n_feat=8, n_rrg=1, n_mrb=2)
 DEANET_SMALL = dict(type='DEANet', base_dim=4)

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from convzoo.apis import Inferencer
-from convzoo.tasks.restoration.espcn import ESPCNInference
-from convzoo.utils.compat import load_checkpoint_file
+from convzoo.core.compat import load_checkpoint_file
+from convzoo.restorers.espcn import ESPCNInference
 
-DEMO = 'configs/restoration/demo/espcn_x3_t91_demo.py'
+DEMO = 'configs/espcn/demo/espcn_x3_t91_demo.py'
 
 
 @pytest.fixture(scope='module')
@@ -86,8 +86,8 @@ def test_missing_pair_member_is_one_clear_error(run_tool, tmp_path):
 
 
 def test_contrast_regularisation_without_weights_fails_clearly():
-    from convzoo.tasks.restoration.losses import ContrastRegularization
-    from convzoo.utils.config import ConfigError
+    from convzoo.core.config import ConfigError
+    from convzoo.restorers.losses import ContrastRegularization
     loss = ContrastRegularization(vgg_weights=None)
     with pytest.raises(ConfigError, match='needs ImageNet VGG19 weights'):
         loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
@@ -98,7 +98,7 @@ def test_contrast_regularisation_without_weights_fails_clearly():
 def test_dehazing_demo_saves_and_scores_the_moving_average_of_the_weights(run_tool, tmp_path):
     """A few iterations of the DEA-Net demo (random-inverse-depth haze, EMA): the checkpoint's weights are the
     moving average, which differs from the raw weights and is what tools/test.py scores on the held-out photo."""
-    demo = 'configs/restoration/demo/deanet_its_demo.py'
+    demo = 'configs/dea_net/demo/deanet_its_demo.py'
     run_tool('tools/train.py', demo, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_iters=6',
              'train_cfg.val_interval=100', 'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=6',
              'custom_hooks.0.momentum=0.5')

@@ -143,7 +143,7 @@ def test_gt_only_dataset_with_depth_maps_hazes_from_the_map(tmp_path):
 
 
 def test_embedded_dehaze_set_holds_the_stereo_photo_out_and_hazes_it_by_its_real_depth():
-    from convzoo.tasks.embedded import ensure_embedded
+    from convzoo.core.embedded import ensure_embedded
     from convzoo.tasks.restoration.embedded_data import TEST_HAZE
     root = ensure_embedded('dehaze_photos')
     train = {p.stem.split('_')[0] for p in (root / 'train').rglob('*.png')}
@@ -248,7 +248,7 @@ def test_crop_before_on_the_fly_haze_equals_haze_then_crop():
 def test_preprocessor_pads_odd_sizes_and_the_model_crops_back():
     from mmengine.registry import init_default_scope
 
-    from convzoo.registry import MODELS
+    from convzoo.core.registry import MODELS
     init_default_scope('convzoo')
     model = MODELS.build(dict(type='RestorationModel', generator=dict(type='MIRNet', n_feat=8, n_rrg=1, n_mrb=1),
                               data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=4)))

@@ -4,9 +4,9 @@ import torch
 import torch.nn.functional as F
 
 from convzoo.layers.dea_conv import DEConv, fold_deconvs
-from convzoo.tasks.restoration.dea_net import CGA, CGAFusion, DEANet
-from convzoo.tasks.restoration.espcn import ESPCN, ESPCNInference
-from convzoo.tasks.restoration.mirnet import DAU, SKFF, BlurPool, MIRNet
+from convzoo.restorers.dea_net import CGA, CGAFusion, DEANet
+from convzoo.restorers.espcn import ESPCN, ESPCNInference
+from convzoo.restorers.mirnet import DAU, SKFF, BlurPool, MIRNet
 
 
 # ---- ESPCN ---------------------------------------------------------------------------------------------------------

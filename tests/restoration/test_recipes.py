@@ -1,5 +1,5 @@
 """The full configs carry the papers' recipes; the demo configs point at embedded data."""
-from convzoo.utils.config import load_config
+from convzoo.core.config import load_config
 
 
 def _types(items):
@@ -7,7 +7,7 @@ def _types(items):
 
 
 def test_espcn_config_is_the_papers_recipe():
-    cfg = load_config('configs/restoration/espcn_x3_t91.py')
+    cfg = load_config('configs/espcn/espcn_x3_t91.py')
     gen = cfg.model.generator
     assert (gen.type, gen.in_channels, gen.scale, cfg.model.channel_mode) == ('ESPCN', 1, 3, 'y')
     assert cfg.model.pixel_loss.type == 'PixelMSELoss'
@@ -23,7 +23,7 @@ def test_espcn_config_is_the_papers_recipe():
 
 
 def test_mirnet_config_is_the_references_recipe():
-    cfg = load_config('configs/restoration/mirnet_sidd.py')
+    cfg = load_config('configs/mirnet/mirnet_sidd.py')
     assert cfg.model.generator == dict(type='MIRNet')
     assert cfg.model.pixel_loss == dict(type='CharbonnierLoss', eps=1e-3) and cfg.model.clamp_before_loss
     opt = cfg.optim_wrapper.optimizer
@@ -37,7 +37,7 @@ def test_mirnet_config_is_the_references_recipe():
 
 
 def test_deanet_config_is_the_references_recipe():
-    cfg = load_config('configs/restoration/deanet_its.py')
+    cfg = load_config('configs/dea_net/deanet_its.py')
     assert cfg.model.generator == dict(type='DEANet', base_dim=32)
     assert cfg.model.pixel_loss.type == 'PixelL1Loss' and cfg.model.contrast_loss.loss_weight == 0.1
     assert cfg.optim_wrapper.optimizer.lr == 1e-4 and cfg.train_cfg.max_iters == 1_500_000
@@ -49,8 +49,9 @@ def test_deanet_config_is_the_references_recipe():
 
 
 def test_demo_configs_train_on_embedded_data_and_score_the_input_too():
-    for name, metric in (('espcn_x3_t91', 'PSNR'), ('mirnet_sidd', 'PSNR'), ('deanet_its', 'PSNR')):
-        cfg = load_config(f'configs/restoration/demo/{name}_demo.py')
+    for paper, name, metric in (('espcn', 'espcn_x3_t91', 'PSNR'), ('mirnet', 'mirnet_sidd', 'PSNR'),
+                                ('dea_net', 'deanet_its', 'PSNR')):
+        cfg = load_config(f'configs/{paper}/demo/{name}_demo.py')
         assert cfg.train_dataloader.dataset.data_root.startswith('data/embedded/')
         assert cfg.test_dataloader.dataset.gt_folder == 'test/gt'
         assert any(m.type == metric and m.get('pred_key') == 'baseline_img' for m in cfg.test_evaluator)

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from mmdet.registry import MODELS
 
-from convzoo.backbones.arc_resnet import ARCResNet, convert_reference_state_dict
+from convzoo.backbones.arc_resnet import ARCResNet
+from convzoo.converters.arc_resnet import convert_reference_state_dict
 from convzoo.layers.adaptive_rotated_conv import AdaptiveRotatedConv2d, RoutingFunction, rotation_matrix
 
 ANGLES = torch.linspace(-math.pi / 4, math.pi / 4, 91, dtype=torch.float64)

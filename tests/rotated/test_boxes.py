@@ -7,9 +7,15 @@ import torch
 from mmdet.registry import MODELS, TASK_UTILS
 from shapely.geometry import Polygon
 
-from convzoo.tasks.rotated.boxes import (DegeneratePolygonError, RotatedBoxes, poly_to_rbox, rbox_to_poly,
-                                         regularize_le90, rotated_iou)
-from convzoo.tasks.rotated.rotated_retina_head import nearest_periodic
+from convzoo.heads.rotated_retina_head import nearest_periodic
+from convzoo.structures.rotated_boxes import (
+    DegeneratePolygonError,
+    RotatedBoxes,
+    poly_to_rbox,
+    rbox_to_poly,
+    regularize_le90,
+    rotated_iou,
+)
 
 
 def random_boxes(n: int, seed: int = 0, angle_range: float = math.pi) -> np.ndarray:

@@ -6,12 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from convzoo.tasks.rotated.boxes import rbox_to_poly, regularize_le90
-from convzoo.tasks.rotated.dota import write_label_file
-from convzoo.tasks.rotated.dota import DOTA_V1_CLASSES, DOTADataset, LabelFileError, read_label_file
+from convzoo.structures.rotated_boxes import rbox_to_poly, regularize_le90
+from convzoo.tasks.rotated.dota import DOTA_V1_CLASSES, DOTADataset, LabelFileError, read_label_file, write_label_file
 from convzoo.tasks.rotated.metric import DOTAMetric, ImageDetections, ImageTruth, average_precision, eval_rotated_map
-from convzoo.tasks.rotated.split import (crop_patch, parse_patch_name, patch_name, predict_large_image,
-                                         split_folder, split_windows, window_starts)
+from convzoo.tasks.rotated.split import (
+    crop_patch,
+    parse_patch_name,
+    patch_name,
+    predict_large_image,
+    split_folder,
+    split_windows,
+    window_starts,
+)
 
 SQUARE = '10 10 30 10 30 30 10 30'
 
@@ -167,13 +173,13 @@ def test_split_and_merge_of_a_large_image_returns_each_object_once():
 
 def test_tools_report_a_bad_label_file_in_one_line(run_tool, tmp_path):
     make_dota_folder(tmp_path, [[(SQUARE, 'plane', 0), (SQUARE, 'zeppelin', 0)]])
-    config = 'configs/rotated/demo/rotated_retinanet_r50_fpn_1x_dota_le90_demo.py'
+    config = 'configs/arc/demo/rotated_retinanet_r50_fpn_1x_dota_le90_demo.py'
     proc = run_tool('tools/train.py', config, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
                     f'train_dataloader.dataset.data_root={tmp_path}', 'train_dataloader.dataset.ann_file=labelTxt',
                     'train_dataloader.dataset.data_prefix.img=images', 'train_dataloader.dataset.img_suffix=png',
                     check=False)
     assert proc.returncode == 1
-    assert f"P0000.txt:2: unknown class 'zeppelin'" in proc.stderr.strip().splitlines()[-1]
+    assert "P0000.txt:2: unknown class 'zeppelin'" in proc.stderr.strip().splitlines()[-1]
 
 
 def test_metric_merges_patches_and_scores_full_images(tmp_path):

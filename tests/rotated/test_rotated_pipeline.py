@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from convzoo.tasks.embedded import ensure_embedded
+from convzoo.core.embedded import ensure_embedded
 
-CONFIG = 'configs/rotated/demo/arc_rotated_retinanet_r50_fpn_1x_dota_le90_demo.py'
+CONFIG = 'configs/arc/demo/arc_rotated_retinanet_r50_fpn_1x_dota_le90_demo.py'
 TINY = ['train_dataloader.dataset.indices=8', 'val_dataloader.dataset.indices=8', 'train_cfg.max_epochs=1',
         'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
         'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False', 'randomness.seed=0',
@@ -51,7 +51,7 @@ def test_train_then_dota_metric_on_merged_images(trained, run_tool):
 
 def test_inference_on_large_image_folder_and_video(trained, dota_root, tmp_path):
     from convzoo.apis import Inferencer
-    from convzoo.apis.tasks import task_for
+    from convzoo.apis.adapters import task_for
     from convzoo.tasks.rotated.inference import RotatedDetectionTask
     _, checkpoint = trained
     # barely trained: keep every box so that split, merge and drawing have something to do
@@ -77,6 +77,6 @@ def test_inference_on_large_image_folder_and_video(trained, dota_root, tmp_path)
     writer.release()
     assert len(infer(video, out_dir=str(tmp_path / 'video'), progress=False)) == 2
     assert (tmp_path / 'video' / 'clip.mp4').is_file()
-    from convzoo.utils.config import load_config
-    plain = load_config('configs/demo/retinanet_baseline_demo.py')
+    from convzoo.core.config import load_config
+    plain = load_config('configs/sepc/demo/retinanet_baseline_demo.py')
     assert not isinstance(task_for(plain), RotatedDetectionTask)  # ordinary detectors keep their adapter

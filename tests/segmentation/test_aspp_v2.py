@@ -8,9 +8,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import nn
 
+from convzoo.core.config import load_config
+from convzoo.heads import ASPP_L, ASPP_S, LARGE_FOV
 from convzoo.layers.dense_crf import dense_crf
-from convzoo.tasks.segmentation import ASPP_L, ASPP_S, LARGE_FOV
-from convzoo.utils.config import load_config
 
 HEAD = dict(type='ASPPv2Head', in_channels=16, channels=8, num_classes=5, dropout_ratio=0.5)
 TINY_BACKBONE = dict(type='ResNetV1c', depth=18, stem_channels=8, base_channels=8, out_indices=(0, 1, 2, 3),
@@ -123,7 +123,7 @@ def test_crf_step_refines_the_upsampled_softmax_with_the_original_colours():
 
 
 def test_paper_configs_are_the_papers_recipe():
-    cfg = load_config('configs/segmentation/deeplabv2_aspp-l_r101_cityscapes.py')
+    cfg = load_config('configs/deeplab_v2/deeplabv2_aspp-l_r101_cityscapes.py')
     backbone, head = cfg.model.backbone, cfg.model.decode_head
     assert (backbone.type, backbone.depth, backbone.dilations, backbone.strides) == ('ResNetV1c', 101, (1, 1, 2, 4),
                                                                                     (1, 2, 1, 1))
@@ -138,15 +138,15 @@ def test_paper_configs_are_the_papers_recipe():
     assert [e.type for e in cfg.test_evaluator] == ['IoUMetric', 'CityscapesOfficialMetric']
     assert cfg.train_dataloader.dataset.data_root == 'data/cityscapes/'
     assert 'crf' not in cfg.model.test_cfg
-    crf = load_config('configs/segmentation/deeplabv2_aspp-l_r101_cityscapes_crf.py').model.test_cfg.crf
+    crf = load_config('configs/deeplab_v2/deeplabv2_aspp-l_r101_cityscapes_crf.py').model.test_cfg.crf
     assert crf == dict(iterations=10, bilateral_weight=4.0, bilateral_xy_std=67.0, bilateral_rgb_std=3.0,
                        gaussian_weight=3.0, gaussian_xy_std=1.0)
-    assert load_config('configs/segmentation/deeplabv2_aspp-s_r101_cityscapes.py').model.decode_head.dilations == \
+    assert load_config('configs/deeplab_v2/deeplabv2_aspp-s_r101_cityscapes.py').model.decode_head.dilations == \
         ASPP_S
-    assert load_config('configs/segmentation/deeplabv2_largefov_r101_cityscapes.py').model.decode_head.dilations \
+    assert load_config('configs/deeplab_v2/deeplabv2_largefov_r101_cityscapes.py').model.decode_head.dilations \
         == LARGE_FOV
-    voc = load_config('configs/segmentation/deeplabv2_aspp-l_r101_voc12aug.py')
+    voc = load_config('configs/deeplab_v2/deeplabv2_aspp-l_r101_voc12aug.py')
     assert voc.crop_size == (321, 321) and voc.train_dataloader.batch_size == 10
     assert voc.train_cfg.max_iters == 20000 and voc.model.decode_head.num_classes == 21
-    v3 = load_config('configs/segmentation/deeplabv3_r101_cityscapes.py').model
+    v3 = load_config('configs/deeplab_v2/deeplabv3_r101_cityscapes.py').model
     assert v3.decode_head.type == 'ASPPHead' and v3.type == 'CRFEncoderDecoder'  # the sibling, not re-implemented

@@ -7,9 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from convzoo.tasks.detection.coco_check import AnnotationError
-from convzoo.tasks.segmentation.cityscapes import (CheckSegSample, CityscapesOfficialMetric,
-                                                   id_to_train_id_table, prepare_train_ids)
+from convzoo.core.errors import AnnotationError
+from convzoo.tasks.segmentation.cityscapes import (
+    CheckSegSample,
+    CityscapesOfficialMetric,
+    id_to_train_id_table,
+    prepare_train_ids,
+)
 from convzoo.tasks.segmentation.embedded_cityscapes import render_scene, voc_people
 
 ROOT = 'data/embedded/cityscapes_photos'
@@ -17,7 +21,7 @@ ROOT = 'data/embedded/cityscapes_photos'
 
 @pytest.fixture(scope='module')
 def cityscapes_root():
-    from convzoo.tasks.embedded import ensure_embedded
+    from convzoo.core.embedded import ensure_embedded
     return ensure_embedded('cityscapes_photos')
 
 
@@ -66,7 +70,7 @@ def test_embedded_dataset_has_the_cityscapes_layout_and_consistent_labels(citysc
 
 
 def test_scenes_are_deterministic_and_labels_follow_the_pasted_pixels():
-    from convzoo.tasks.embedded import bundled_photos
+    from convzoo.core.embedded import bundled_photos
     photos, people = bundled_photos(), voc_people()
     a = render_scene(np.random.default_rng(5), photos, people)
     b = render_scene(np.random.default_rng(5), photos, people)
@@ -80,8 +84,8 @@ def test_scenes_are_deterministic_and_labels_follow_the_pasted_pixels():
 
 def evaluate_both(cityscapes_root, tmp_path, predictions):
     from mmengine.evaluator import Evaluator
-    from mmseg.evaluation import IoUMetric
     from mmseg.datasets import CityscapesDataset
+    from mmseg.evaluation import IoUMetric
     evaluator = Evaluator([IoUMetric(iou_metrics=['mIoU']), CityscapesOfficialMetric(output_dir=str(tmp_path))])
     evaluator.dataset_meta = CityscapesDataset.METAINFO
     for seg_path, pred in predictions:
@@ -113,7 +117,9 @@ def test_check_seg_sample_names_the_file():
     img = np.zeros((4, 6, 3), np.uint8)
     ok = dict(img=img, ori_shape=(4, 6), gt_seg_map=np.full((4, 6), 255, np.uint8), img_path='a.png',
               seg_map_path='a_gt.png')
-    assert check(dict(ok)) is not None
+    passed = check(dict(ok))  # a valid sample goes through unchanged
+    assert passed['img'] is img and np.array_equal(passed['gt_seg_map'], ok['gt_seg_map'])
+    assert check(dict(ok, gt_seg_map=None))['img'] is img  # no label map (inference): only the image is checked
     with pytest.raises(AnnotationError, match=r'a_gt\.png: label map size 5x4 differs from its image a\.png \(6x4\)'):
         check(dict(ok, gt_seg_map=np.zeros((4, 5), np.uint8)))
     with pytest.raises(AnnotationError, match=r'a_gt\.png: label values \[19, 200\] are outside the classes 0-18'):
@@ -127,7 +133,7 @@ def test_check_seg_sample_names_the_file():
 def test_train_and_test_tools_report_both_metrics_with_the_crf(cityscapes_root, run_tool, tmp_path):
     """A few iterations end to end with the user's commands, then the CRF config's test: both evaluators see the
     same (CRF-refined) predictions. (The demo in docs/segmentation.md compares with and without the CRF.)"""
-    demo = 'configs/segmentation/demo/deeplabv2_aspp-l_r101_cityscapes_demo.py'
+    demo = 'configs/deeplab_v2/demo/deeplabv2_aspp-l_r101_cityscapes_demo.py'
     fast = ['train_cfg.max_iters=2', 'train_cfg.val_interval=100', 'param_scheduler.0.end=2',
             'default_hooks.checkpoint.interval=2', 'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False', 'train_dataloader.batch_size=2']

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from convzoo.core.embedded import bundled_photos
 from convzoo.layers.dense_crf import DenseCRF, dense_crf, separable_gaussian
 from convzoo.layers.permutohedral import PermutohedralLattice
-from convzoo.tasks.embedded import bundled_photos
 
 SIZE, CLASSES = 32, 4
 PHOTOS = ('astronaut', 'coffee', 'chelsea', 'rocket', 'immunohistochemistry', 'stereo_motorcycle', 'camera', 'coins')

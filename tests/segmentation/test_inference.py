@@ -6,7 +6,7 @@ import torch
 
 from convzoo.apis import Inferencer
 
-CONFIG = 'configs/segmentation/demo/deeplabv2_aspp-l_r101_cityscapes_demo.py'
+CONFIG = 'configs/deeplab_v2/demo/deeplabv2_aspp-l_r101_cityscapes_demo.py'
 
 
 @pytest.fixture(scope='module')
@@ -14,7 +14,7 @@ def checkpoint(tmp_path_factory):
     from mmengine.registry import DefaultScope
     from mmseg.registry import MODELS
 
-    from convzoo.utils.config import load_config
+    from convzoo.core.config import load_config
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(load_config(CONFIG).model)
@@ -26,7 +26,7 @@ def checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def scene(tmp_path_factory):
-    from convzoo.tasks.embedded import ensure_embedded
+    from convzoo.core.embedded import ensure_embedded
     root = ensure_embedded('cityscapes_photos')
     image = cv2.imread(str(sorted(root.glob('leftImg8bit/val/*/*.png'))[0]))
     path = tmp_path_factory.mktemp('scene') / 'scene.png'

@@ -1,7 +1,7 @@
 """SEPC suite: RetinaNet-FPN vs SEPC-lite vs full SEPC, R50, 640x640, batch 1, CPU latency."""
 import torch
 
-from convzoo.utils.benchmark import build_for_timing, report, time_round_robin
+from convzoo.core.benchmark import build_for_timing, report, time_round_robin
 
 
 def _sepc_options(options: dict):
@@ -12,11 +12,11 @@ def _sepc_options(options: dict):
 
 
 def bench_sepc(args, size: int = 640) -> list:
-    configs = {'RetinaNet-FPN (baseline)': ('configs/retinanet_baseline.py', {}),
-               'SEPC-lite RetinaNet': ('configs/sepc_lite_retinanet.py', {}),
-               'full SEPC RetinaNet': ('configs/sepc_retinanet.py', {}),
-               'SEPC-lite, mmcv DCN kernel': ('configs/sepc_lite_retinanet.py', dict(dcn_impl='mmcv')),
-               'full SEPC, mmcv DCN kernel': ('configs/sepc_retinanet.py', dict(dcn_impl='mmcv'))}
+    configs = {'RetinaNet-FPN (baseline)': ('configs/sepc/retinanet_r50_fpn_1x_coco.py', {}),
+               'SEPC-lite RetinaNet': ('configs/sepc/retinanet_r50_fpn-sepc-lite_1x_coco.py', {}),
+               'full SEPC RetinaNet': ('configs/sepc/retinanet_r50_fpn-sepc_1x_coco.py', {}),
+               'SEPC-lite, mmcv DCN kernel': ('configs/sepc/retinanet_r50_fpn-sepc-lite_1x_coco.py', dict(dcn_impl='mmcv')),
+               'full SEPC, mmcv DCN kernel': ('configs/sepc/retinanet_r50_fpn-sepc_1x_coco.py', dict(dcn_impl='mmcv'))}
     x = torch.randn(1, 3, size, size)
     models = {name: build_for_timing(cfg, edit=_sepc_options(opts), init_weights=False)  # constructor init suffices
               for name, (cfg, opts) in configs.items()}
@@ -24,12 +24,12 @@ def bench_sepc(args, size: int = 640) -> list:
         times = time_round_robin({n: (lambda m=m: m(x, mode='tensor')) for n, m in models.items()}, args.repeats)
         rows = report(f'Detector latency, R50, {size}x{size}, batch 1, CPU ({torch.get_num_threads()} threads), '
                       'network forward (post-processing excluded); DCN: grid_sample (default on CPU) or mmcv',
-                      times, 'RetinaNet-FPN (baseline)', {'SEPC-lite RetinaNet': 1.10, 'full SEPC RetinaNet': 1.25})
+                      times, 'RetinaNet-FPN (baseline)', {'SEPC-lite RetinaNet': 1.05, 'full SEPC RetinaNet': 1.15})
         # Where the time goes: the SEPC neck replaces RetinaNet's towers; the deformable convs are its extra.
         feats = models['RetinaNet-FPN (baseline)'].extract_feat(x)
         full = models['full SEPC RetinaNet'].neck[1]
         lite = models['SEPC-lite RetinaNet'].neck[1]
-        rigid = build_for_timing('configs/ibn_pconv_retinanet.py', init_weights=False).neck[1]
+        rigid = build_for_timing('configs/sepc/retinanet_r50_fpn-ibn-pconv_1x_coco.py', init_weights=False).neck[1]
         full_mmcv = models['full SEPC, mmcv DCN kernel'].neck[1]
         sepc_feats = full(feats)
         parts = time_round_robin({

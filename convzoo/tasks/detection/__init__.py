@@ -1,7 +1,6 @@
-"""Detection task: the embedded COCO-format datasets, COCO annotation checks and size-bin metric, DN-FPN, the
-inference adapter and the demo video."""
-from convzoo.tasks.detection import (demo_video, dn_fpn, inference, shapes, shapes_tiny,  # noqa: F401  (registration)
-                                     size_bin_metric, ssd_fix)
+"""Detection task: the embedded COCO-format datasets, COCO annotation validation, the size-bin (tiny object)
+metric and the inference adapter."""
+from convzoo.tasks.detection import shapes, shapes_tiny, size_bin_metric  # noqa: F401  (registration)
 from convzoo.tasks.detection.shapes import CLASSES as SHAPE_CLASSES
 
 __all__ = ['SHAPE_CLASSES']

@@ -1,27 +1,15 @@
-"""Inference adapter for mmdet detectors (see ``convzoo.apis.tasks`` for the adapter protocol)."""
+"""Inference adapter for mmdet detectors (the protocol is in :mod:`convzoo.apis.adapters`)."""
 from __future__ import annotations
-
-import copy
 
 import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
-from mmengine.registry import init_default_scope
 
-from convzoo.apis.tasks import register_task
+from convzoo.tasks.adapter import PipelineAdapter
 
 
-def palette_for(n: int, given=None) -> list[tuple[int, int, int]]:
-    if given and len(given) >= n:
-        return [tuple(int(c) for c in p) for p in given[:n]]
-    hsv = np.stack([np.arange(n) * 180 // max(n, 1), np.full(n, 200), np.full(n, 255)], 1).astype(np.uint8)
-    return [tuple(int(c) for c in p) for p in cv2.cvtColor(hsv[None], cv2.COLOR_HSV2RGB)[0]]
-
-
-@register_task(priority=0)
-class DetectionTask:
+class DetectionTask(PipelineAdapter):
     """mmdet detectors: boxes, scores and labels with class names."""
 
     scope = 'mmdet'
@@ -30,33 +18,9 @@ class DetectionTask:
     def matches(cls, cfg: Config) -> bool:
         return cfg.get('default_scope', 'mmdet') == cls.scope
 
-    def __init__(self, cfg: Config, score_thr: float = 0.3):
-        init_default_scope(cfg.get('default_scope', self.scope))
-        self.cfg, self.score_thr = cfg, score_thr
-        pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
-        pipeline = [t for t in pipeline if 'LoadAnnotations' not in t['type']]
-        pipeline[0] = dict(type='mmdet.LoadImageFromNDArray')
-        self.pipeline = Compose(pipeline)
-        self.classes: tuple[str, ...] = ()
-        self.palette: list = []
-
-    def build_model(self) -> torch.nn.Module:
-        from mmdet.registry import MODELS
-        return MODELS.build(self.cfg.model)
-
-    def set_meta(self, checkpoint_meta: dict | None) -> None:
-        meta = (checkpoint_meta or {}).get('dataset_meta') or self.cfg.test_dataloader.dataset.get('metainfo') or {}
-        if not meta.get('classes'):
-            from mmdet.datasets import CocoDataset
-            meta = CocoDataset.METAINFO
-        self.classes = tuple(meta['classes'])
-        self.palette = palette_for(len(self.classes), meta.get('palette'))
-
-    @torch.no_grad()
     def predict(self, model: torch.nn.Module, images: list[np.ndarray]) -> list[dict]:
-        batch = pseudo_collate([self.pipeline(dict(img=img, img_id=i)) for i, img in enumerate(images)])
         results = []
-        for sample in model.test_step(batch):
+        for sample in self.test_step(model, images):
             inst = sample.pred_instances
             keep = inst.scores >= self.score_thr
             labels = inst.labels[keep].tolist()
@@ -80,3 +44,6 @@ class DetectionTask:
             cv2.putText(canvas, text, (x1 + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
                         cv2.LINE_AA)
         return canvas
+
+
+ADAPTER = DetectionTask

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from convzoo.tasks.embedded import bundled_photos, register_embedded
+from convzoo.core.embedded import bundled_photos, register_embedded
 
 CLASSES = ('disc', 'rectangle', 'triangle')
 SHAPES_VERSION = '2'

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from convzoo.core.embedded import bundled_photos, register_embedded
 from convzoo.tasks.detection.shapes import write_coco_split
-from convzoo.tasks.embedded import bundled_photos, register_embedded
 
 TINY_VERSION = '1'
 # split name -> (number of images, seed, object size range in pixels); seeds differ from coco_shapes'

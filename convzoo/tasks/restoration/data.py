@@ -8,27 +8,21 @@ import os
 import os.path as osp
 import zlib
 
-import cv2
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 from mmengine.structures import BaseDataElement
 
-from convzoo.apis.sources import IMAGE_EXTENSIONS, SourceError
-from convzoo.registry import DATASETS, TRANSFORMS
+from convzoo.core.errors import PairError
+from convzoo.core.images import IMAGE_EXTENSIONS, read_unchanged
+from convzoo.core.registry import DATASETS, TRANSFORMS
 from convzoo.tasks.restoration import degradations as deg
-
-
-class PairError(SourceError):
-    """A restoration pair that cannot be used as it is; the message names the file(s)."""
 
 
 def read_rgb_float(path: str) -> tuple[np.ndarray, list[str]]:
     """Read an image as float32 RGB in [0, 1]; 8/16-bit, gray, gray+alpha, RGB(A) accepted."""
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise PairError(f'{path}: cannot be read as an image (missing, corrupt or unsupported format)')
+    img = read_unchanged(path, PairError)
     notes = []
     if img.dtype == np.uint8:
         img = img.astype(np.float32) / 255.0
@@ -67,9 +61,7 @@ def read_depth(path: str) -> np.ndarray:
         except (OSError, ValueError) as err:
             raise PairError(f'{path}: cannot be read as a depth map ({err})') from None
     else:
-        depth = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-        if depth is None:
-            raise PairError(f'{path}: cannot be read as a depth map (missing, corrupt or unsupported format)')
+        depth = read_unchanged(path, PairError, 'a depth map')
         depth = depth / (65535.0 if depth.dtype == np.uint16 else 255.0 if depth.dtype == np.uint8 else 1.0)
     depth = depth[..., 0] if depth.ndim == 3 else depth
     if depth.ndim != 2 or not np.isfinite(depth).all():

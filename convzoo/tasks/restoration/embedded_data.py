@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from convzoo.tasks.embedded import bundled_photos, other_photos, register_embedded
+from convzoo.core.embedded import bundled_photos, other_photos, register_embedded
 from convzoo.tasks.restoration import degradations as deg
 
 TEST_PHOTOS = ('astronaut', 'chelsea', 'coffee')
@@ -68,23 +68,13 @@ def build_denoise_photos(root: Path) -> None:
                 _save(root / split / f'noisy_s{sigma}' / f'{_stem(name)}.png', noisy)
 
 
-def synthetic_depth(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Smooth depth in [0.1, 1]: a top-to-bottom ramp (far sky, near ground) plus low-frequency noise."""
-    h, w = shape
-    ramp = np.linspace(1.0, 0.2, h, dtype=np.float32)[:, None].repeat(w, 1)
-    coarse = rng.random((4, 4)).astype(np.float32)
-    field = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
-    depth = 0.7 * ramp + 0.3 * field
-    return np.clip((depth - depth.min()) / (np.ptp(depth) + 1e-6) * 0.9 + 0.1, 0.1, 1.0)
-
-
 def motorcycle_with_depth() -> tuple[np.ndarray, np.ndarray]:
     import skimage.data
     left, _, disparity = skimage.data.stereo_motorcycle()
     return left.astype(np.float32) / 255, deg.depth_from_disparity(disparity)
 
 
-@register_embedded('dehaze_photos', version='4')
+@register_embedded('dehaze_photos', version='5')
 def build_dehaze_photos(root: Path) -> None:
     rng = np.random.default_rng(2024)
     splits = _splits()
@@ -92,7 +82,7 @@ def build_dehaze_photos(root: Path) -> None:
     for name, img in {**splits['train'], **splits['test'], **others}.items():
         _save(root / 'train' / 'gt' / f'{_stem(name)}.png', img)
         for k in range(4):
-            depth = synthetic_depth(img.shape[:2], rng)
+            depth = deg.random_depth(img.shape[:2], rng)  # the same smooth layouts AddHaze draws
             beta, airlight = rng.uniform(0.6, 1.8), rng.uniform(0.7, 1.0)
             _save(root / 'train' / 'hazy' / f'{_stem(name)}_{k}.png', deg.add_haze(img, depth, beta, airlight))
     clear, depth = motorcycle_with_depth()

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from convzoo.registry import HOOKS
+from convzoo.core.registry import HOOKS
+from convzoo.restorers.restoration_model import to_unit_range
 from convzoo.tasks.restoration.metrics import to_uint8_hwc
-from convzoo.tasks.restoration.model import to_unit_range
 
 
 def side_by_side(lq, pred, gt=None, scale: int = 1) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Inference adapter for restoration / super-resolution models (see ``convzoo.apis.tasks`` for the protocol).
+"""Inference adapter for restoration / super-resolution models (the protocol is in :mod:`convzoo.apis.adapters`).
 
 The restored image is returned under ``_image`` (BGR uint8, the input's size times the model's scale); the
 Inferencer writes it as the output image or video frame and keeps ``_``-prefixed entries out of its JSON files.
@@ -13,13 +13,14 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from convzoo.apis.tasks import register_task
+from convzoo.core.registry import MODELS
 from convzoo.tasks.restoration.metrics import to_uint8_hwc
 
 
-@register_task(priority=10)
 class RestorationTask:
     """Models of type ``RestorationModel`` in convzoo's scope: image in, restored (upscaled) image out."""
+
+    priority = 10
 
     image_ext = '.png'  # lossless: the output is an image, not an annotation drawn over one
 
@@ -33,7 +34,6 @@ class RestorationTask:
         self.scale = 1
 
     def build_model(self) -> torch.nn.Module:
-        from convzoo.registry import MODELS
         model = MODELS.build(self.cfg.model)
         self.scale = model.scale
         return model
@@ -69,3 +69,6 @@ class RestorationTask:
 
     def draw(self, image: np.ndarray, result: dict) -> np.ndarray:
         return result['_image']
+
+
+ADAPTER = RestorationTask

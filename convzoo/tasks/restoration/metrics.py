@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 
-from convzoo.registry import METRICS
-from convzoo.tasks.restoration.colour import rgb_to_y_numpy
+from convzoo.core.registry import METRICS
+from convzoo.layers.colour import rgb_to_y_numpy
 
 
 def to_uint8_hwc(img) -> np.ndarray:

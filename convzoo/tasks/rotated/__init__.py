@@ -1,12 +1,7 @@
-"""Rotated object detection on mmdet 3.3 without mmrotate: le90 rotated boxes, anchors, delta coder and IoU,
-Rotated RetinaNet head, the DOTA v1.0 format/dataset/metric, image splitting and merging, the embedded DOTA-format
-dataset ``dota_objects`` and the inference adapter. Everything registers into mmdet's registries.
-"""
-from convzoo.tasks.rotated import (boxes, dota, embedded, inference, metric, rotated_retina_head,  # noqa: F401
-                                   split, task_utils)
-from convzoo.tasks.rotated.boxes import RotatedBoxes, poly_to_rbox, rbox_to_poly, regularize_le90, rotated_iou
+"""Rotated object detection on mmdet 3.3 without mmrotate: the DOTA v1.0 format, dataset and metric, image
+splitting and merging, the embedded DOTA-format dataset ``dota_objects`` and the inference adapter."""
+from convzoo.tasks.rotated import dota, embedded, metric, split  # noqa: F401  (registration)
 from convzoo.tasks.rotated.dota import DOTA_V1_CLASSES, DOTADataset
 from convzoo.tasks.rotated.metric import DOTAMetric, eval_rotated_map
 
-__all__ = ['RotatedBoxes', 'poly_to_rbox', 'rbox_to_poly', 'regularize_le90', 'rotated_iou', 'DOTA_V1_CLASSES',
-           'DOTADataset', 'DOTAMetric', 'eval_rotated_map']
+__all__ = ['DOTA_V1_CLASSES', 'DOTADataset', 'DOTAMetric', 'eval_rotated_map']

@@ -25,8 +25,8 @@ from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
-from convzoo.tasks.detection.coco_check import AnnotationError
-from convzoo.tasks.rotated.boxes import DegeneratePolygonError, poly_to_rbox
+from convzoo.core.errors import LabelFileError
+from convzoo.structures.rotated_boxes import DegeneratePolygonError, poly_to_rbox
 
 DOTA_V1_CLASSES = ('plane', 'baseball-diamond', 'bridge', 'ground-track-field', 'small-vehicle', 'large-vehicle',
                    'ship', 'tennis-court', 'basketball-court', 'storage-tank', 'soccer-ball-field', 'roundabout',
@@ -36,10 +36,6 @@ DOTA_V1_PALETTE = [(165, 42, 42), (189, 183, 107), (0, 255, 0), (255, 0, 0), (13
                    (255, 255, 0), (147, 116, 116), (0, 0, 255)]
 HEADER_PREFIXES = ('imagesource', 'gsd')
 
-
-class LabelFileError(AnnotationError):
-    """A DOTA label file line that cannot be read; the message names the file and line (the tools print it as
-    a one-line error)."""
 
 
 @dataclass

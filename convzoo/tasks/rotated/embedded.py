@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 import torch
 
-from convzoo.tasks.embedded import bundled_photos, register_embedded
-from convzoo.tasks.rotated.boxes import rbox_to_poly, rotated_iou
+from convzoo.core.embedded import bundled_photos, register_embedded
+from convzoo.structures.rotated_boxes import rbox_to_poly, rotated_iou
 from convzoo.tasks.rotated.dota import write_label_file
 from convzoo.tasks.rotated.split import split_folder
 

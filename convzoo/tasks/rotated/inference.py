@@ -1,4 +1,4 @@
-"""Inference adapter for rotated detectors (see ``convzoo.apis.tasks`` for the protocol).
+"""Inference adapter for rotated detectors (the protocol is in :mod:`convzoo.apis.adapters`).
 
 Serves configs whose model uses a rotated head or whose test set is a :class:`DOTADataset`; it outranks the plain
 detection adapter. Images larger than the patch size are split into overlapping patches, detected patch by patch
@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 
-from convzoo.apis.tasks import register_task
-from convzoo.tasks.detection.inference import DetectionTask, palette_for
-from convzoo.tasks.rotated.boxes import rbox_to_poly
+from convzoo.core.config import walk
+from convzoo.structures.rotated_boxes import rbox_to_poly
+from convzoo.tasks.detection.inference import DetectionTask
+from convzoo.tasks.rotated.dota import DOTADataset
 from convzoo.tasks.rotated.metric import boxes_to_numpy
 from convzoo.tasks.rotated.split import predict_large_image
 
@@ -25,16 +25,16 @@ DEFAULT_SPLIT = dict(size=1024, gap=200, iou_thr=0.1)
 
 def is_rotated_config(cfg: Config) -> bool:
     """A config with a rotated head (by type name) or a DOTA-format test set."""
-    from convzoo.utils.config import walk
     types = {str(v.get('type')).split('.')[-1] for _, v in walk(cfg.get('model', {})) if isinstance(v, dict)}
     dataset = cfg.get('test_dataloader', {}).get('dataset', {}) if isinstance(cfg.get('test_dataloader'), dict) \
         else {}
     return bool(types & set(ROTATED_MODEL_TYPES)) or str(dataset.get('type', '')).endswith('DOTADataset')
 
 
-@register_task(priority=10)
 class RotatedDetectionTask(DetectionTask):
     """Rotated detectors: le90 boxes, polygons, scores and labels; large images split and merged."""
+
+    priority = 10  # outranks the plain detection adapter
 
     @classmethod
     def matches(cls, cfg: Config) -> bool:
@@ -44,22 +44,12 @@ class RotatedDetectionTask(DetectionTask):
         super().__init__(cfg, score_thr)
         self.split = dict(DEFAULT_SPLIT, **cfg.get('infer_split', {}))
 
-    def set_meta(self, checkpoint_meta: dict | None) -> None:
-        meta = (checkpoint_meta or {}).get('dataset_meta') or self.cfg.test_dataloader.dataset.get('metainfo') or {}
-        if not meta.get('classes'):
-            from convzoo.tasks.rotated.dota import DOTADataset
-            meta = DOTADataset.METAINFO
-        self.classes = tuple(meta['classes'])
-        self.palette = palette_for(len(self.classes), meta.get('palette'))
+    def default_meta(self) -> dict:
+        return DOTADataset.METAINFO
 
-    @torch.no_grad()
     def _predict_patches(self, model: torch.nn.Module, patches: list[np.ndarray]) -> list[tuple]:
-        batch = pseudo_collate([self.pipeline(dict(img=img, img_id=i)) for i, img in enumerate(patches)])
-        out = []
-        for sample in model.test_step(batch):
-            inst = sample.pred_instances
-            out.append((boxes_to_numpy(inst.bboxes), inst.scores.cpu().numpy(), inst.labels.cpu().numpy()))
-        return out
+        return [(boxes_to_numpy(s.pred_instances.bboxes), s.pred_instances.scores.cpu().numpy(),
+                 s.pred_instances.labels.cpu().numpy()) for s in self.test_step(model, patches)]
 
     def predict(self, model: torch.nn.Module, images: list[np.ndarray]) -> list[dict]:
         results = []
@@ -85,3 +75,6 @@ class RotatedDetectionTask(DetectionTask):
             cv2.putText(canvas, f'{self.classes[label]} {score:.2f}', (int(top[0]), max(int(top[1]) - 3, 8)),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.3 * thickness, colour, 1, cv2.LINE_AA)
         return canvas
+
+
+ADAPTER = RotatedDetectionTask

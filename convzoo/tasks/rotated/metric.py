@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric
-from mmengine.logging import print_log
 from mmdet.registry import METRICS
 from mmdet.structures.bbox import get_box_tensor
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 
-from convzoo.tasks.rotated.boxes import rbox_to_poly, regularize_le90, rotated_iou
+from convzoo.structures.rotated_boxes import rbox_to_poly, regularize_le90, rotated_iou
 from convzoo.tasks.rotated.dota import label_file_rboxes, read_label_file
 from convzoo.tasks.rotated.split import merge_patch_detections, parse_patch_name
 

@@ -29,7 +29,7 @@ from mmseg.evaluation.metrics import CityscapesMetric
 from mmseg.registry import METRICS, TRANSFORMS
 from PIL import Image
 
-from convzoo.tasks.detection.coco_check import AnnotationError
+from convzoo.core.errors import AnnotationError
 
 IGNORE_INDEX = 255
 

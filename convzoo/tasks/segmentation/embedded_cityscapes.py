@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from convzoo.tasks.embedded import bundled_photos, register_embedded
+from convzoo.core.embedded import bundled_photos, register_embedded
 
 NAME = 'cityscapes_photos'
 VERSION = '1'

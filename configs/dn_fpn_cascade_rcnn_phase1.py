@@ -1,5 +1,0 @@
-# Two-phase DN-FPN training (maintainers, DNTR issues #3 and #8: the contrastive loss is sensitive and can diverge
-# when trained from the start), phase 1: the Cascade R-CNN of dn_fpn_cascade_rcnn.py with loss weight 0 (same
-# model and checkpoint keys, so phase 2 loads it as it is). Then train dn_fpn_cascade_rcnn_phase2.py.
-_base_ = './dn_fpn_cascade_rcnn.py'
-model = dict(dn_fpn_loss=dict(loss_weight=0.0))

@@ -1,3 +1,0 @@
-# iBN + PConv: rigid PConv stack with integrated BN over the levels (paper: 37.8 box AP).
-_base_ = './sepc_retinanet.py'
-model = dict(neck=[{{_base_.fpn}}, {{_base_.ibn_pconv}}])

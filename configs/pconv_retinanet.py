@@ -1,4 +1,0 @@
-# PConv alone: rigid PConv stack, no iBN (paper: 37.0 box AP); 2 images per GPU as in the reference config.
-_base_ = './sepc_retinanet.py'
-model = dict(neck=[{{_base_.fpn}}, {{_base_.pconv}}])
-train_dataloader = dict(batch_size=2, num_workers=2)

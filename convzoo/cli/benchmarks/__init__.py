@@ -1,0 +1,1 @@
+"""Benchmark suites of ``convzoo benchmark``: each module defines ``SUITES = {name: fn(args)}``."""

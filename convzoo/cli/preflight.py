@@ -1,0 +1,118 @@
+"""Checks of a config before anything is built, so that a wrong path fails at once by name.
+
+Missing embedded datasets are generated here (and regenerated when their builder changed); COCO annotation files
+are validated with :mod:`convzoo.tasks.detection.coco_validation`.
+"""
+from __future__ import annotations
+
+import importlib
+import os.path as osp
+import re
+from pathlib import Path
+from typing import Iterator
+
+from mmengine.config import Config
+
+from convzoo.core.config import resolve_config_path, walk
+from convzoo.core.embedded import DEFAULT_ROOT, embedded_names, ensure_embedded
+from convzoo.core.errors import ConfigError
+
+LOADERS = {'train': ('train_dataloader', 'val_dataloader'), 'test': ('test_dataloader',)}
+DEEP_CHECK_LIMIT = 64 << 20  # annotation files above this size are left to the dataset's own parser
+
+
+def _words(name: str) -> set[str]:
+    return set(re.split(r'[-_.]+', name)) - {'', 'demo', 'py'}
+
+
+def demo_config_for(cfg_path: str) -> str | None:
+    """The CPU demo beside a paper config (``configs/<paper>/demo/*.py``) whose name shares the most words with
+    the config's (``retinanet_r50_fpn-sepc_1x_coco`` -> ``sepc_retinanet_demo``), or None."""
+    path = Path(resolve_config_path(cfg_path))
+    demos = sorted((path.parent / 'demo').glob('*.py'))
+    if not demos:
+        return None
+    words = _words(path.stem)
+    best = max(demos, key=lambda d: len(words & _words(d.stem)) / len(words | _words(d.stem)))
+    shown = Path(cfg_path).parent / 'demo' / best.name  # as the user wrote the config's folder
+    return str(shown) if shown.is_file() else str(best)
+
+
+def _datasets(node: dict, key: str) -> Iterator[tuple[str, dict]]:
+    """Leaf dataset dicts inside wrappers (RepeatDataset, ConcatDataset, ...)."""
+    inner = [(f'{key}.dataset', node['dataset'])] if isinstance(node.get('dataset'), dict) else []
+    inner += [(f'{key}.datasets[{i}]', d) for i, d in enumerate(node.get('datasets') or []) if isinstance(d, dict)]
+    if not inner:
+        yield key, node
+    for k, d in inner:
+        yield from _datasets(d, k)
+
+
+def _embedded_name(data_root: str) -> str | None:
+    parts = Path(data_root).parts
+    base = DEFAULT_ROOT.parts
+    if len(parts) == len(base) + 1 and parts[:len(base)] == base and parts[-1] in embedded_names():
+        return parts[-1]
+    return None
+
+
+def _check_dataset(cfg_path: str, key: str, ds: dict) -> None:
+    data_root = ds.get('data_root') or ''
+    if data_root and _embedded_name(data_root):  # generated when missing, regenerated when of an older version
+        ensure_embedded(_embedded_name(data_root), data_root)
+    if data_root and not osp.isdir(data_root):
+        demo = demo_config_for(cfg_path)
+        hint = (f'or run the CPU demo on embedded data: convzoo train {demo}' if demo else
+                'or use one of the demo configs in configs/<paper>/demo/, which train on embedded data')
+        raise ConfigError(f'{cfg_path}: {key}.data_root = {data_root!r} does not exist. Put the dataset there '
+                          f'(layouts in README.md) {hint}.')
+    ann = ds.get('ann_file')
+    if isinstance(ann, str) and ann:
+        ann_path = ann if osp.isabs(ann) or not data_root else osp.join(data_root, ann)
+        if not osp.exists(ann_path):  # a file, or a folder of label files (DOTA's labelTxt)
+            raise ConfigError(f'{cfg_path}: {key}.ann_file: annotation file {ann_path} does not exist')
+        if 'coco' in str(ds.get('type', '')).lower() and osp.getsize(ann_path) <= DEEP_CHECK_LIMIT:
+            from convzoo.tasks.detection.coco_validation import validate_coco_file
+            prefix = ds.get('data_prefix', {}).get('img', '') if isinstance(ds.get('data_prefix'), dict) else ''
+            validate_coco_file(ann_path, osp.join(data_root, prefix))
+
+
+def _scope_registries(scope: str) -> list:
+    from mmengine.registry import Registry
+    module = importlib.import_module('convzoo.core.registry' if scope == 'convzoo' else f'{scope}.registry')
+    return [r for r in vars(module).values() if isinstance(r, Registry)]
+
+
+def check_model_types(cfg: Config, cfg_path: str) -> None:
+    """Every ``type`` under ``model`` names something a registry of the config's scope knows (typos stop here,
+    by key, instead of deep inside the build)."""
+    registries = _scope_registries(cfg.get('default_scope') or 'mmengine')
+    for key, value in walk(cfg.get('model', {}), 'model'):
+        if key.endswith(('nms', 'roi_layer')):  # these name an mmcv op ('nms', 'RoIAlign'), not a registered module
+            continue
+        if isinstance(value, dict) and isinstance(value.get('type'), str) \
+                and not any(r.get(value['type']) is not None for r in registries):
+            raise ConfigError(f'{cfg_path}: {key}.type = {value["type"]!r} is not a registered module of '
+                              f'scope {cfg.get("default_scope")!r} (a typo, or a package missing from '
+                              'custom_imports?)')
+
+
+def preflight(cfg: Config, cfg_path: str, mode: str = 'train') -> None:
+    """Fail before building anything if the config names modules, weights or data that are not there."""
+    check_model_types(cfg, cfg_path)
+    for key, value in walk(cfg.to_dict()):
+        if isinstance(value, str) and value.startswith('torchvision://'):
+            raise ConfigError(
+                f'{cfg_path}: {key} = {value!r}: torchvision:// weights cannot be used here (torchvision does '
+                "not work with this CPU torch build). Use a local file, e.g. init_cfg=dict(type='Pretrained', "
+                "checkpoint='checkpoints/resnet50-0676ba61.pth'), or init_cfg=None to train from scratch.")
+        if (mode == 'train' and isinstance(value, dict) and value.get('type') == 'Pretrained'
+                and isinstance(value.get('checkpoint'), str) and not re.match(r'^\w+://', value['checkpoint'])
+                and not osp.isfile(value['checkpoint'])):
+            raise ConfigError(
+                f'{cfg_path}: {key}.checkpoint = {value["checkpoint"]!r} does not exist. Download the pretrained '
+                f'weights to that path (see README.md), or train from scratch with --cfg-options {key}=None.')
+    for loader in LOADERS[mode]:
+        if isinstance(cfg.get(loader), dict) and isinstance(cfg[loader].get('dataset'), dict):
+            for key, ds in _datasets(cfg[loader]['dataset'], f'{loader}.dataset'):
+                _check_dataset(cfg_path, key, ds)

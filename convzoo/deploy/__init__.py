@@ -1,0 +1,1 @@
+"""Deployment forms: ONNX export of the restoration networks, checked with onnxruntime."""

@@ -1,1 +1,0 @@
-"""Stack compatibility, checkpoint loading and config checks."""

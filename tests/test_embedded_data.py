@@ -68,8 +68,8 @@ def test_preflight_regenerates_embedded_data_of_an_older_version(tmp_path, monke
     not silently used (e.g. the dehazing set gained a depth map in version 2)."""
     from mmengine.config import Config
 
-    from convzoo.core import embedded
     from convzoo.cli.preflight import preflight
+    from convzoo.core import embedded
 
     def write_one_file(root):
         (root / 'content.txt').write_text('v2')

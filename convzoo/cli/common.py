@@ -68,6 +68,15 @@ def setup_config(args: argparse.Namespace):
     return cfg
 
 
+def build_runner(cfg):
+    """The config's runner, as mmdet's tools build it: ``runner_type`` (every convzoo config names
+    ``ConvzooRunner``) through mmengine's ``RUNNERS``, else convzoo's runner."""
+    from mmengine.registry import RUNNERS
+
+    from convzoo.engine import ConvzooRunner
+    return RUNNERS.build(cfg) if 'runner_type' in cfg else ConvzooRunner.from_cfg(cfg)
+
+
 def write_json(path: str, data) -> None:
     """Write JSON atomically: a reader never sees a half-written file."""
     tmp = f'{path}.tmp'

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os.path as osp
 
-from convzoo.cli.common import common_parser
+from convzoo.cli.common import build_runner, common_parser
 from convzoo.core.errors import ConfigError
 
 
@@ -19,7 +19,6 @@ def parse_args(argv=None, prog=None):
 def main(argv=None, prog=None) -> int:
     from convzoo.cli.common import setup_config, write_json
     from convzoo.cli.preflight import preflight
-    from convzoo.engine import ConvzooRunner
     args = parse_args(argv, prog)
     cfg = setup_config(args)
     cfg.load_from = args.checkpoint
@@ -35,7 +34,7 @@ def main(argv=None, prog=None) -> int:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.out)]
     preflight(cfg, args.config, 'test')
-    runner = ConvzooRunner.from_cfg(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
     out = osp.join(runner.work_dir, 'test_metrics.json')
     write_json(out, dict(config=args.config, checkpoint=args.checkpoint, metrics=metrics))

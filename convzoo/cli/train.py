@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os.path as osp
 
-from convzoo.cli.common import common_parser
+from convzoo.cli.common import build_runner, common_parser
 
 
 def parse_args(argv=None, prog=None):
@@ -18,7 +18,6 @@ def parse_args(argv=None, prog=None):
 def main(argv=None, prog=None) -> int:
     from convzoo.cli.common import setup_config
     from convzoo.cli.preflight import preflight
-    from convzoo.engine import ConvzooRunner
     args = parse_args(argv, prog)
     cfg = setup_config(args)
     if args.amp:
@@ -31,7 +30,7 @@ def main(argv=None, prog=None) -> int:
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     preflight(cfg, args.config, 'train')
-    runner = ConvzooRunner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     last = osp.join(runner.work_dir, 'last_checkpoint')
     if osp.isfile(last):

@@ -25,11 +25,11 @@ def shapes_root() -> Path:
     return ensure_embedded('coco_shapes')
 
 
-def _run_tool(*args: str, check: bool = True, timeout: int = 600):
-    """Run a tools/ script in a subprocess the way a user does; returns the CompletedProcess."""
+def _run_tool(*args: str, check: bool = True, timeout: int = 600, env: dict | None = None):
+    """Run a tools/ script in a subprocess the way a user does (``env`` adds variables); the CompletedProcess."""
     import subprocess
     proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '2'})
+                          env={**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '2', **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f'{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
     return proc

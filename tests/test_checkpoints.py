@@ -9,7 +9,8 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from convzoo.core.checkpoint import load_model_weights
-from convzoo.core.compat import CheckpointError, load_checkpoint_file
+from convzoo.core.errors import CheckpointError
+from convzoo.core.safe_load import load_checkpoint_file
 
 
 class _Evil:

@@ -1,7 +1,7 @@
 """tools/train.py end to end on the embedded dataset: stop, --resume, continue == uninterrupted (within 1e-6)."""
 import torch
 
-from convzoo.core.compat import load_checkpoint_file
+from convzoo.core.safe_load import load_checkpoint_file
 
 CONFIG = 'configs/sepc/demo/sepc_lite_retinanet_demo.py'
 # 16 images, 4 per batch, no random augmentation, no validation: 4 deterministic iterations per epoch.

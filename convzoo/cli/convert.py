@@ -38,7 +38,7 @@ def build_target(model: str, config: str, deploy: bool):
 def convert_restoration(args) -> None:
     from convzoo.converters.restoration import convert_deanet, convert_mirnet
     from convzoo.core.checkpoint import save_checkpoint_atomic
-    from convzoo.core.compat import load_checkpoint_file
+    from convzoo.core.safe_load import load_checkpoint_file
     target = build_target(args.model, args.config or PAPER_CONFIGS[args.model], args.deploy)
     convert = convert_mirnet if args.model == 'mirnet' else convert_deanet
     try:

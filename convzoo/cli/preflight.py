@@ -6,16 +6,19 @@ are validated with :mod:`convzoo.tasks.detection.coco_validation`.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os.path as osp
 import re
+import sys
 from pathlib import Path
 from typing import Iterator
 
+import torch
 from mmengine.config import Config
 
 from convzoo.core.config import resolve_config_path, walk
 from convzoo.core.embedded import DEFAULT_ROOT, embedded_names, ensure_embedded
-from convzoo.core.errors import ConfigError
+from convzoo.core.errors import AnnotationError, ConfigError
 
 LOADERS = {'train': ('train_dataloader', 'val_dataloader'), 'test': ('test_dataloader',)}
 DEEP_CHECK_LIMIT = 64 << 20  # annotation files above this size are left to the dataset's own parser
@@ -56,7 +59,7 @@ def _embedded_name(data_root: str) -> str | None:
     return None
 
 
-def _check_dataset(cfg_path: str, key: str, ds: dict) -> None:
+def _check_dataset(cfg_path: str, key: str, ds: dict, training: bool) -> None:
     data_root = ds.get('data_root') or ''
     if data_root and _embedded_name(data_root):  # generated when missing, regenerated when of an older version
         ensure_embedded(_embedded_name(data_root), data_root)
@@ -74,7 +77,11 @@ def _check_dataset(cfg_path: str, key: str, ds: dict) -> None:
         if 'coco' in str(ds.get('type', '')).lower() and osp.getsize(ann_path) <= DEEP_CHECK_LIMIT:
             from convzoo.tasks.detection.coco_validation import validate_coco_file
             prefix = ds.get('data_prefix', {}).get('img', '') if isinstance(ds.get('data_prefix'), dict) else ''
-            validate_coco_file(ann_path, osp.join(data_root, prefix))
+            data = validate_coco_file(ann_path, osp.join(data_root, prefix))
+            if not data['annotations']:
+                if training:
+                    raise AnnotationError(f'{ann_path}: has no annotations ("annotations": []): nothing to train on')
+                print(f'warning: {ann_path} has no annotations: every COCO metric will be -1', file=sys.stderr)
 
 
 def _scope_registries(scope: str) -> list:
@@ -83,23 +90,71 @@ def _scope_registries(scope: str) -> list:
     return [r for r in vars(module).values() if isinstance(r, Registry)]
 
 
+def _accepted_arguments(cls) -> set[str] | None:
+    """The keyword arguments ``cls(...)`` accepts: its ``__init__``'s named parameters and those of every base it
+    forwards ``**kwargs`` to; None when something in the chain takes arbitrary keywords we cannot see."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        names |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != 'self'}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names
+        if klass in (torch.nn.Module, object):
+            return None  # nn.Module.__init__(*args, **kwargs): the chain ended in arbitrary keywords
+    return None
+
+
 def check_model_types(cfg: Config, cfg_path: str) -> None:
-    """Every ``type`` under ``model`` names something a registry of the config's scope knows (typos stop here,
-    by key, instead of deep inside the build)."""
+    """Every ``type`` under ``model`` names something a registry of the config's scope knows, and its other keys
+    are arguments it takes: a typo stops here, by key, instead of deep inside the build."""
     registries = _scope_registries(cfg.get('default_scope') or 'mmengine')
     for key, value in walk(cfg.get('model', {}), 'model'):
         if key.endswith(('nms', 'roi_layer')):  # these name an mmcv op ('nms', 'RoIAlign'), not a registered module
             continue
-        if isinstance(value, dict) and isinstance(value.get('type'), str) \
-                and not any(r.get(value['type']) is not None for r in registries):
+        if not (isinstance(value, dict) and isinstance(value.get('type'), str)):
+            continue
+        found = next((r.get(value['type']) for r in registries if r.get(value['type']) is not None), None)
+        if found is None:
             raise ConfigError(f'{cfg_path}: {key}.type = {value["type"]!r} is not a registered module of '
                               f'scope {cfg.get("default_scope")!r} (a typo, or a package missing from '
                               'custom_imports?)')
+        # layer settings (norm_cfg, conv_cfg, init_cfg, train_cfg...) are read by builder functions with keys of
+        # their own (requires_grad, layer=...): only modules are checked for unknown arguments
+        in_settings = any(part.split('[')[0].endswith('_cfg') for part in key.split('.'))
+        accepted = _accepted_arguments(found) if inspect.isclass(found) and not in_settings else None
+        unknown = sorted(set(value) - {'type', '_delete_', '_scope_'} - (accepted or set(value)))
+        if unknown:
+            raise ConfigError(f'{cfg_path}: {key}.{unknown[0]}: {value["type"]} takes no argument {unknown[0]!r} '
+                              f'(it takes: {", ".join(sorted(accepted))})')
+
+
+def check_neck_head_channels(cfg: Config, cfg_path: str) -> None:
+    """A detector head must take the channels its neck gives; checked before the build (else it fails at the
+    first forward with a shape error)."""
+    model = cfg.get('model') or {}
+    necks = model.get('neck')
+    necks = necks if isinstance(necks, list) else [necks]
+    out = necks[-1].get('out_channels') if isinstance(necks[-1], dict) else None
+    if not isinstance(out, int):
+        return
+    neck_key = 'model.neck' + (f'[{len(necks) - 1}]' if len(necks) > 1 else '')
+    for head_key in ('rpn_head', 'bbox_head'):
+        head = model.get(head_key)
+        if isinstance(head, dict) and isinstance(head.get('in_channels'), int) and head['in_channels'] != out:
+            raise ConfigError(f'{cfg_path}: model.{head_key}.in_channels = {head["in_channels"]}, but the neck '
+                              f'gives {out} channels ({neck_key}.out_channels)')
 
 
 def preflight(cfg: Config, cfg_path: str, mode: str = 'train') -> None:
     """Fail before building anything if the config names modules, weights or data that are not there."""
     check_model_types(cfg, cfg_path)
+    check_neck_head_channels(cfg, cfg_path)
     for key, value in walk(cfg.to_dict()):
         if isinstance(value, str) and value.startswith('torchvision://'):
             raise ConfigError(
@@ -115,4 +170,4 @@ def preflight(cfg: Config, cfg_path: str, mode: str = 'train') -> None:
     for loader in LOADERS[mode]:
         if isinstance(cfg.get(loader), dict) and isinstance(cfg[loader].get('dataset'), dict):
             for key, ds in _datasets(cfg[loader]['dataset'], f'{loader}.dataset'):
-                _check_dataset(cfg_path, key, ds)
+                _check_dataset(cfg_path, key, ds, training=loader == 'train_dataloader')

@@ -9,7 +9,7 @@ everything else already has mmdet ResNet's names.
 from __future__ import annotations
 
 from convzoo.core.checkpoint import save_checkpoint_atomic, state_dict_of
-from convzoo.core.compat import load_checkpoint_file
+from convzoo.core.safe_load import load_checkpoint_file
 
 
 def convert_reference_state_dict(state_dict: dict, prefix: str = '') -> dict:

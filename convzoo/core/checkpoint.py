@@ -10,8 +10,8 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-from convzoo.core.compat import load_checkpoint_file
 from convzoo.core.errors import CheckpointError
+from convzoo.core.safe_load import load_checkpoint_file
 
 
 def state_dict_of(checkpoint, filename: str) -> dict:

@@ -54,10 +54,30 @@ def resolve_config_path(path: str) -> str:
     raise ConfigError(f'config file {path} does not exist')
 
 
-def load_config(path: str, cfg_options: dict | None = None) -> Config:
-    cfg = Config.fromfile(resolve_config_path(path))
+CONFIG_SUFFIXES = ('.py', '.json', '.yml', '.yaml')
+
+
+def load_config(path: str, cfg_options: dict | None = None, require_model: bool = True) -> Config:
+    """The config at ``path`` (see :func:`resolve_config_path`) with ``cfg_options`` merged; a file that is not a
+    config (a checkpoint, an annotation file, a syntax error) is a :class:`ConfigError` naming file and line."""
+    resolved = resolve_config_path(path)
+    if not resolved.endswith(CONFIG_SUFFIXES):
+        raise ConfigError(f'{path}: not a config file (configs end in {", ".join(CONFIG_SUFFIXES)}; is this a '
+                          'checkpoint or a data file given in the config\'s place?)')
+    try:
+        cfg = Config.fromfile(resolved)
+    except SyntaxError as err:  # mmengine parses the file as '<unknown>': name it
+        raise ConfigError(f'{resolved}:{err.lineno}: syntax error: {err.msg}') from None
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError) as err:  # unreadable, or bases that do not merge
+        raise ConfigError(f'{resolved}: cannot be read as a config ({type(err).__name__}: {err})') from None
+    if require_model and 'model' not in cfg:
+        raise ConfigError(f'{path}: not a model config: it defines no "model" (top-level keys: '
+                          f'{", ".join(list(cfg.keys())[:6])})')
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        try:
+            cfg.merge_from_dict(cfg_options)
+        except (TypeError, KeyError) as err:  # e.g. a key set below a value that is None in the config
+            raise ConfigError(f'{path}: --cfg-options cannot be applied: {err}') from None
     return cfg
 
 

@@ -82,7 +82,7 @@ def load_vgg19_weights(features: nn.Sequential, path: str | None) -> None:
     if not osp.isfile(path):
         raise ConfigError(f'ContrastRegularization: vgg_weights file {path} does not exist')
     from convzoo.core.checkpoint import state_dict_of
-    from convzoo.core.compat import load_checkpoint_file
+    from convzoo.core.safe_load import load_checkpoint_file
     state = state_dict_of(load_checkpoint_file(path, 'cpu'), path)
     wanted = {k: v for k, v in state.items() if k.startswith('features.')}
     own = {f'features.{k}': v for k, v in features.state_dict().items()}

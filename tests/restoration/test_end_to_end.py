@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from convzoo.apis import Inferencer
-from convzoo.core.compat import load_checkpoint_file
+from convzoo.core.safe_load import load_checkpoint_file
 from convzoo.restorers.espcn import ESPCNInference
 
 DEMO = 'configs/espcn/demo/espcn_x3_t91_demo.py'

@@ -1,0 +1,150 @@
+"""Every weight load is weights-only, whatever the path: a local file, ``http(s)://``, ``openmmlab://``,
+``mmcls://``, ``s3://``/``petrel://`` or a file already in torch's hub cache.
+
+``torch.load`` runs with ``weights_only=True`` and convzoo's allow-list of data classes
+(:func:`checkpoint_safe_globals`); a file whose pickle needs anything else is refused by name. mmengine's own URL
+loaders end in ``torch.hub.load_state_dict_from_url``, which unpickles with ``weights_only=False``: a file placed in
+the hub cache would run code. :func:`install_loaders` replaces every scheme of mmengine's ``CheckpointLoader``
+(used by ``init_cfg=dict(type='Pretrained', ...)``, ``load_from`` and ``--resume``) with these loaders.
+"""
+from __future__ import annotations
+
+import io
+import os
+import os.path as osp
+import pickle
+import re
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+
+from convzoo.core.errors import CheckpointError
+
+
+def checkpoint_safe_globals() -> list:
+    """The globals convzoo checkpoints may contain besides torch's own: data classes only."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    dtype_classes = [type(np.dtype(t)) for t in
+                     ('float64', 'float32', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool')]
+    return [HistoryBuffer, np.ndarray, np.dtype, np._core.multiarray._reconstruct,
+            np._core.multiarray.scalar, *dtype_classes]
+
+
+def _refusal(name: str, err: pickle.UnpicklingError) -> CheckpointError:
+    found = re.search(r'(?:GLOBAL|function|global) ([\w.]+)', str(err))
+    what = f'the global {found.group(1)}' if found else 'an object that is not plain data'
+    return CheckpointError(
+        f'{name}: refused to load: the file contains {what}, which could run code when unpickled. '
+        'convzoo loads checkpoints with weights_only=True and allows only tensors and plain data. '
+        'If you trust the file, re-save its state dict (torch.save(obj["state_dict"], path)) and load that.')
+
+
+def safe_torch_load(source, name: str, map_location=None):
+    """``torch.load`` of a path or a binary file object, weights-only with the allow-list; errors name ``name``."""
+    try:
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+            return torch.load(source, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise _refusal(name, err) from None
+    except Exception as err:  # noqa: BLE001  (truncated files, text files, foreign formats)
+        raise CheckpointError(f'{name}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})') from None
+
+
+def load_checkpoint_file(filename: str, map_location=None):
+    """A local checkpoint, weights-only; a missing file is a ``FileNotFoundError`` naming it."""
+    filename = osp.expanduser(str(filename))
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file {filename} does not exist')
+    return safe_torch_load(filename, filename, map_location)
+
+
+def hub_cache_path(url: str) -> str:
+    """Where torch's hub keeps the file of ``url`` (the same place ``load_state_dict_from_url`` uses)."""
+    return osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
+
+
+def load_from_url(url: str, map_location=None):
+    """A checkpoint behind a URL: the hub cache's copy, else downloaded there (torch writes it under a temporary
+    name and renames it when complete), then read weights-only."""
+    cached = hub_cache_path(url)
+    if not osp.isfile(cached):
+        os.makedirs(osp.dirname(cached), exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, cached, progress=True)
+        except Exception as err:  # noqa: BLE001  (no network, 404, ...)
+            raise CheckpointError(f'{url}: cannot be downloaded ({type(err).__name__}: {err}); put the file at '
+                                  f'{cached} or point the config at a local copy') from None
+    return safe_torch_load(cached, f'{url} (cached as {cached})', map_location)
+
+
+def load_from_openmmlab(filename: str, map_location=None):
+    """``openmmlab://name`` / ``open-mmlab://name``: mmengine's model-zoo table gives the URL (or a file in
+    mmengine's home), which is then loaded like any other."""
+    from mmengine.runner.checkpoint import _get_mmengine_home, get_deprecated_model_names, get_external_models
+    name = filename.split('://', 1)[1]
+    name = get_deprecated_model_names().get(name, name)
+    urls = get_external_models()
+    if name not in urls:
+        raise CheckpointError(f'{filename}: not in mmengine\'s model-zoo table')
+    target = urls[name]
+    if target.startswith(('http://', 'https://')):
+        return load_from_url(target, map_location)
+    return load_checkpoint_file(osp.join(_get_mmengine_home(), target), map_location)
+
+
+def load_from_mmcls(filename: str, map_location=None):
+    """``mmcls://name``: mmcls's model-zoo URL, loaded weights-only, keys as mmengine's own loader leaves them."""
+    from mmengine.runner.checkpoint import _process_mmcls_checkpoint, get_mmcls_models
+    urls = get_mmcls_models()
+    name = filename[len('mmcls://'):]
+    if name not in urls:
+        raise CheckpointError(f'{filename}: not in mmcls\'s model-zoo table')
+    return _process_mmcls_checkpoint(load_from_url(urls[name], map_location))
+
+
+def load_from_object_storage(filename: str, map_location=None):
+    """``s3://`` / ``petrel://`` through mmengine's file backend, read weights-only from memory."""
+    from mmengine.fileio import get_file_backend
+    backend = get_file_backend(filename, backend_args={'backend': 'petrel'})
+    with io.BytesIO(backend.get(filename)) as buffer:
+        return safe_torch_load(buffer, filename, map_location)
+
+
+def refuse_torchvision(filename, map_location=None):
+    raise CheckpointError(
+        f'{filename}: torchvision:// weights cannot be loaded here: torchvision does not work with the CPU torch '
+        'build, so convzoo never imports it. Download the weights file once elsewhere and point the config at it, '
+        "e.g. init_cfg=dict(type='Pretrained', checkpoint='checkpoints/resnet50-0676ba61.pth') "
+        '(torchvision ResNet files load into mmdet ResNets as they are), or train from scratch with init_cfg=None.')
+
+
+def refuse_pavi(filename, map_location=None):
+    raise CheckpointError(f'{filename}: pavi:// checkpoints are not supported by convzoo; download the file and '
+                          'point the config at the local copy')
+
+
+LOADERS = {  # mmengine scheme prefixes (regular expressions, as mmengine registers them) -> convzoo loader
+    '': load_checkpoint_file,
+    ('http://', 'https://'): load_from_url,
+    ('open-mmlab://', 'openmmlab://'): load_from_openmmlab,
+    'mmcls://': load_from_mmcls,
+    (r'(\S+\:)?s3://', r'(\S+\:)?petrel://'): load_from_object_storage,
+    ('modelzoo://', 'torchvision://'): refuse_torchvision,
+    'pavi://': refuse_pavi,
+}
+
+
+def install_loaders() -> None:
+    """Put convzoo's loaders behind every scheme of mmengine's ``CheckpointLoader``."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    for prefixes, loader in LOADERS.items():
+        CheckpointLoader.register_scheme(prefixes=prefixes, loader=loader, force=True)
+    unsafe = [p for p, fn in CheckpointLoader._schemes.items() if fn.__module__ != __name__]
+    if unsafe:  # a scheme added by a newer mmengine: refuse rather than load with its own (unsafe) loader
+        for prefix in unsafe:
+            CheckpointLoader.register_scheme(prefixes=prefix, loader=_refuse_unknown, force=True)
+
+
+def _refuse_unknown(filename, map_location=None):
+    raise CheckpointError(f'{filename}: convzoo has no weights-only loader for this scheme; use a local file')

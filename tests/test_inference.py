@@ -1,5 +1,7 @@
-"""The inference API: image, array, folder, glob and video give the same detections for the same frame."""
+"""The inference API: image, array, folder, glob and video give the same detections for the same frame; every input
+has an output of its own; an image without pixels is refused."""
 import json
+import re
 
 import cv2
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 import torch
 
 from convzoo.apis import SourceError
+from convzoo.apis.sources import output_names
 
 CONFIG = 'configs/sepc/demo/sepc_lite_retinanet_demo.py'
 
@@ -99,3 +102,48 @@ def test_bad_sources_have_clear_messages(inferencer, tmp_path):
         inferencer(str(tmp_path / 'broken.mp4'))
     with pytest.raises(SourceError, match='no such file'):
         inferencer(str(tmp_path / 'missing.jpg'))
+
+
+def write_images(folder, image, *names):
+    """``image`` saved under each name (relative to ``folder``), mirrored for every other one so outputs differ."""
+    for i, name in enumerate(names):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / name), np.ascontiguousarray(image[:, ::-1] if i % 2 else image))
+
+
+def test_inputs_sharing_a_stem_in_a_folder_keep_their_extension_in_the_output_name(inferencer, frames, tmp_path):
+    folder, _ = frames
+    write_images(tmp_path / 'in', cv2.imread(str(folder / 'f1.png')), 'x.jpg', 'x.png')
+    out = tmp_path / 'out'
+    results = inferencer(str(tmp_path / 'in'), out_dir=str(out))
+    assert sorted(p.name for p in out.iterdir()) == ['summary.json', 'x_jpg.jpg', 'x_jpg.json', 'x_png.jpg',
+                                                     'x_png.json']
+    for result, name in zip(results, ('x_jpg', 'x_png')):
+        assert json.loads((out / f'{name}.json').read_text()) == result
+    summary = json.loads((out / 'summary.json').read_text())
+    assert [(p['input'], p['output']) for p in summary['processed']] == [
+        (str(tmp_path / 'in/x.jpg'), 'x_jpg.jpg'), (str(tmp_path / 'in/x.png'), 'x_png.jpg')]
+
+
+def test_a_glob_over_subfolders_keeps_the_relative_path_in_the_output_name(inferencer, frames, tmp_path):
+    folder, _ = frames
+    write_images(tmp_path / 'in', cv2.imread(str(folder / 'f1.png')), 'a/x.jpg', 'b/x.jpg')
+    out = tmp_path / 'out'
+    results = inferencer(str(tmp_path / 'in' / '*' / 'x.jpg'), out_dir=str(out))
+    for result, sub in zip(results, 'ab'):
+        assert json.loads((out / sub / 'x.json').read_text())['source'] == result['source'] == \
+            str(tmp_path / 'in' / sub / 'x.jpg')
+        assert cv2.imread(str(out / sub / 'x.jpg')).shape == (160, 160, 3)
+
+
+def test_output_names_never_collide():
+    assert output_names(['d/x.jpg', 'd/s/x.jpg', 'd/y.png'], 'd') == ['x', 's/x', 'y']
+    # a shared name keeps the extension; a name still taken (or 'summary', the run's report) gets a number
+    assert output_names(['d/x.jpg', 'd/x.png', 'd/x_jpg.png', 'd/summary.jpg'], 'd') == [
+        'x_jpg', 'x_png', 'x_jpg_2', 'summary_2']
+
+
+@pytest.mark.parametrize('shape', [(0, 0, 3), (0, 7, 3), (7, 0), (0, 0)])
+def test_an_array_without_pixels_is_refused(inferencer, shape):
+    with pytest.raises(SourceError, match=re.escape(f'array input: empty image of shape {shape}')):
+        inferencer(np.zeros(shape, np.uint8))

@@ -31,6 +31,7 @@ def main(argv=None, prog=None) -> int:
     parser.add_argument('--suite', choices=sorted(suites), action='append', help='suite(s) to run (default: all)')
     parser.add_argument('--repeats', type=int, default=7, help='timed rounds per candidate (median reported)')
     parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch\'s choice)')
+    parser.add_argument('--memory-size', type=int, default=6000, help='memory suite: image side in pixels')
     parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
                         help='wall: latency (default); cpu: process CPU time, steadier on a busy machine')
     args = parser.parse_args(argv)

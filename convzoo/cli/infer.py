@@ -3,8 +3,19 @@
 
     convzoo infer CONFIG CHECKPOINT SOURCE [--out-dir work_dirs/infer] [--score-thr 0.3] [--frame-json]
 
-A video gives a drawn video with the input's frame rate and size, and <stem>.json with every frame's results, the
-number of frames that could not be decoded (skipped, not fatal) and whether the run was complete.
+Images give drawn images and JSON named after the input's path relative to the folder (or to the glob's folder
+before its first wildcard), e.g. sub/x.jpg and sub/x.json; inputs that would share a name keep their extension in
+it (x_jpg.jpg, x_png.jpg). A video gives a drawn video with the input's frame rate and size, and <name>.json with
+every frame's results, the number of frames that could not be decoded and whether the run was complete.
+OUT_DIR/summary.json lists the inputs processed and the inputs skipped with the reason. --out-dir may not be the
+folder read (nor lie inside it) nor the folder of an input file.
+
+exit status:
+  0  every input (image, video frame) was processed
+  1  nothing was run: an unusable source, config, checkpoint or --out-dir (one 'error:' line says which)
+  2  wrong arguments
+  3  some inputs were skipped (unreadable, truncated or empty images, undecodable video frames) and the others
+     processed; the skipped ones are in OUT_DIR/summary.json with the reason
 """
 from __future__ import annotations
 
@@ -12,6 +23,8 @@ import argparse
 import os.path as osp
 
 from convzoo.core.config import DictAction
+
+EXIT_SKIPPED = 3  # the run went on past unreadable inputs: done, but not everything
 
 
 def main(argv=None, prog=None) -> int:
@@ -29,8 +42,9 @@ def main(argv=None, prog=None) -> int:
                         help='override config keys, e.g. model.test_cfg.tile=512')
     args = parser.parse_args(argv)
     from convzoo.apis import Inferencer
+    from convzoo.apis.inferencer import count_line
     infer = Inferencer(args.config, args.checkpoint, device=args.device, batch_size=args.batch_size,
                        score_thr=args.score_thr, cfg_options=args.cfg_options)
     results = infer(args.source, out_dir=args.out_dir, frame_json=args.frame_json)
-    print(f'{len(results)} input(s) processed; outputs in {osp.abspath(args.out_dir)}')
-    return 0
+    print(f'{count_line(results)}; outputs in {osp.abspath(args.out_dir)}')
+    return EXIT_SKIPPED if any(r['skipped'] for r in results) else 0

@@ -44,3 +44,7 @@ class PairError(SourceError):
 
 class ImageReadError(SourceError):
     """An image file a data pipeline could not decode (missing, corrupt, truncated or not an image)."""
+
+
+class OutputDirError(SourceError):
+    """An output folder that would mix outputs with the inputs being read, or replace an input file."""

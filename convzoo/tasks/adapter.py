@@ -63,7 +63,9 @@ class PipelineAdapter:
         self.palette = palette_for(len(self.classes), meta.get('palette'))
 
     @torch.no_grad()
-    def test_step(self, model: torch.nn.Module, images: list[np.ndarray]) -> list:
-        """The model's data samples for a batch of BGR images."""
-        return model.test_step(pseudo_collate([self.pipeline(dict(img=img, img_id=i))
-                                               for i, img in enumerate(images)]))
+    def test_step(self, model: torch.nn.Module, images: list[np.ndarray], edit=None) -> list:
+        """The model's data samples for a batch of BGR images; ``edit(packed)`` may change each packed input."""
+        packed = [self.pipeline(dict(img=img, img_id=i)) for i, img in enumerate(images)]
+        for item in packed if edit is not None else ():
+            edit(item)
+        return model.test_step(pseudo_collate(packed))

@@ -1,5 +1,6 @@
-"""The inference API on video with an RCNet detector: same detections as for images and folders, an undecodable
-frame in the middle skipped and reported, per-frame JSON, nothing written that claims completeness falsely."""
+"""The inference API on video with an RCNet detector: same detections as for images and folders, undecodable frames
+(in the middle and at the end) skipped and reported, per-frame JSON, nothing written that claims completeness
+falsely."""
 import json
 
 import cv2
@@ -23,7 +24,8 @@ def inferencer(tmp_path_factory, shapes_root, detector_inferencer):
 
 
 def destroy_frame(path, index):
-    """Zero the index-th JPEG of an MJPG AVI (up to the next chunk header), so FFmpeg cannot decode that frame."""
+    """Zero the index-th JPEG of an MJPG AVI (up to the next chunk header), so FFmpeg cannot decode that frame.
+    The index counts the JPEGs still intact: destroy several frames from the last one down."""
     data = bytearray(open(path, 'rb').read())
     starts = [i for i in range(len(data) - 1) if data[i] == 0xFF and data[i + 1] == 0xD8]
     end = starts[index + 1] if index + 1 < len(starts) else data.rfind(b'idx1')
@@ -31,15 +33,20 @@ def destroy_frame(path, index):
     open(path, 'wb').write(bytes(data))
 
 
+def write_mjpg(path, shapes_root, frames):
+    """An MJPG AVI at 6 fps of the first ``frames`` dataset images (repeated when more frames than images)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 6.0, (160, 160))
+    for i in range(frames):
+        writer.write(cv2.imread(str(shapes_root / f'val/{i % FRAMES + 1:05d}.jpg')))
+    writer.release()
+    return str(path)
+
+
 @pytest.fixture(scope='module')
 def clip(shapes_root, tmp_path_factory):
     """An MJPG clip of 6 dataset images with frame 2 destroyed, and the intact frames as lossless PNGs."""
     folder = tmp_path_factory.mktemp('clip')
-    intact, broken = str(folder / 'intact.avi'), str(folder / 'broken.avi')
-    writer = cv2.VideoWriter(intact, cv2.VideoWriter_fourcc(*'MJPG'), 6.0, (160, 160))
-    for i in range(1, FRAMES + 1):
-        writer.write(cv2.imread(str(shapes_root / f'val/{i:05d}.jpg')))
-    writer.release()
+    intact, broken = write_mjpg(folder / 'intact.avi', shapes_root, FRAMES), str(folder / 'broken.avi')
     frames = folder / 'frames'
     frames.mkdir()
     capture = cv2.VideoCapture(intact)
@@ -63,22 +70,41 @@ def test_video_with_a_broken_frame_matches_images_and_folder_and_says_it_is_inco
     out = tmp_path / 'out'
     by_video = inferencer(video, out_dir=str(out), frame_json=True)
     by_folder = inferencer(str(frames))
-    assert [r['frame'] for r in by_video] == [i for i in range(FRAMES) if i != BROKEN]
-    assert sum(len(r['boxes']) for r in by_video) > 0, 'the fixture model should produce detections'
-    for result in by_video:
+    assert [r['frame'] for r in by_video] == list(range(FRAMES))  # one entry per frame the container announces
+    assert by_video[BROKEN] == dict(frame=BROKEN, skipped=True, reason='frame could not be decoded')
+    decoded = [r for r in by_video if not r['skipped']]
+    assert sum(len(r['boxes']) for r in decoded) > 0, 'the fixture model should produce detections'
+    for result in decoded:
         same_detections(result, by_folder[result['frame']])
-    same_detections(inferencer(str(frames / '3.png'))[0], by_video[2])
+    same_detections(inferencer(str(frames / '3.png'))[0], by_video[3])
     summary = json.loads((out / 'broken.json').read_text())
     assert (summary['frames'], summary['expected_frames'], summary['skipped_frames']) == (FRAMES - 1, FRAMES, 1)
     assert summary['skipped_frame_indices'] == [BROKEN] and summary['complete'] is False
     per_frame = sorted(p.name for p in (out / 'broken').glob('*.json'))
     assert per_frame == [f'frame_{i:06d}.json' for i in range(FRAMES) if i != BROKEN]
-    assert json.loads((out / 'broken' / 'frame_000003.json').read_text())['boxes'] == by_video[2]['boxes']
+    assert json.loads((out / 'broken' / 'frame_000003.json').read_text())['boxes'] == by_video[3]['boxes']
     drawn = cv2.VideoCapture(str(out / 'broken.mp4'))
     assert int(drawn.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES - 1
     assert drawn.get(cv2.CAP_PROP_FPS) == pytest.approx(6.0)
     assert (drawn.get(cv2.CAP_PROP_FRAME_WIDTH), drawn.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (160, 160)
     assert not list(out.rglob('*.part*'))
+
+
+def test_lost_frames_at_the_end_of_a_video_are_counted(inferencer, shapes_root, tmp_path):
+    lost = [4, 10, 11]  # one in the middle and the last two: the container announces 12, FFmpeg decodes 9
+    video = write_mjpg(tmp_path / 'tail.avi', shapes_root, 12)
+    for index in reversed(lost):
+        destroy_frame(video, index)
+    out = tmp_path / 'out'
+    results = inferencer(video, out_dir=str(out), progress=False)
+    assert [r['frame'] for r in results] == list(range(12))
+    assert [r['frame'] for r in results if r['skipped']] == lost
+    summary = json.loads((out / 'tail.json').read_text())
+    assert (summary['frames'], summary['expected_frames'], summary['skipped_frames']) == (9, 12, 3)
+    assert summary['skipped_frame_indices'] == lost and summary['complete'] is False
+    run = json.loads((out / 'summary.json').read_text())
+    assert [s['input'] for s in run['skipped']] == [f'frame_{i:06d}' for i in lost] and len(run['processed']) == 9
+    assert int(cv2.VideoCapture(str(out / 'tail.mp4')).get(cv2.CAP_PROP_FRAME_COUNT)) == 9
 
 
 def test_a_video_without_any_decodable_frame_writes_nothing(inferencer, clip, tmp_path):

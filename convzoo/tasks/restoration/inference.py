@@ -2,11 +2,14 @@
 
 The restored image is returned under ``_image`` (BGR uint8, the input's size times the model's scale); the
 Inferencer writes it as the output image or video frame and keeps ``_``-prefixed entries out of its JSON files.
-Large inputs are tiled according to the config's ``model.test_cfg`` (``tile``, ``tile_overlap``). Networks with
-an ``optimize_for_inference()`` method (ESPCN) run in that faster, equal form on CPU, made on the first prediction,
-once the checkpoint is loaded.
+Large inputs are tiled according to the config's ``model.test_cfg`` (``tile``, ``tile_overlap``), and any input
+above ``infer_tiling.above_pixels`` (default 2048 x 2048) is tiled even when the config does not ask for it.
+Networks with an ``optimize_for_inference()`` method (ESPCN) run in that faster, equal form on CPU, made on the
+first prediction, once the checkpoint is loaded.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -15,6 +18,9 @@ from mmengine.registry import init_default_scope
 
 from convzoo.core.registry import MODELS
 from convzoo.tasks.restoration.metrics import to_uint8_hwc
+
+# inputs above this many pixels run in tiles (config key infer_tiling overrides): bounded memory for huge images
+DEFAULT_TILING = dict(above_pixels=2048 * 2048, tile=512, overlap=32)
 
 
 class RestorationTask:
@@ -32,6 +38,7 @@ class RestorationTask:
         init_default_scope('convzoo')
         self.cfg = cfg
         self.scale = 1
+        self.tiling = dict(DEFAULT_TILING, **cfg.get('infer_tiling', {}))
 
     def build_model(self) -> torch.nn.Module:
         model = MODELS.build(self.cfg.model)
@@ -44,6 +51,22 @@ class RestorationTask:
     def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """(width, height) of the output for an input of ``size``."""
         return size[0] * self.scale, size[1] * self.scale
+
+    @contextmanager
+    def tiled_if_large(self, model: torch.nn.Module, pixels: int):
+        """Above ``infer_tiling.above_pixels`` run the network in overlapping tiles (unless the config tiles
+        already), so memory stays bounded whatever the image size."""
+        test_cfg = model.test_cfg
+        if pixels <= self.tiling['above_pixels'] or test_cfg.get('tile'):
+            yield
+            return
+        saved = dict(test_cfg)
+        test_cfg.update(tile=self.tiling['tile'], tile_overlap=self.tiling['overlap'])
+        try:
+            yield
+        finally:
+            test_cfg.clear()
+            test_cfg.update(saved)
 
     @staticmethod
     def use_inference_form(model: torch.nn.Module) -> None:
@@ -61,7 +84,8 @@ class RestorationTask:
             device = next(model.parameters()).device
             rgb = torch.from_numpy(np.ascontiguousarray(image[..., ::-1])).permute(2, 0, 1)[None].to(device)
             data = model.data_preprocessor(dict(inputs=[rgb[0]]), False)
-            sample = model.predict(data['inputs'], data['data_samples'], with_baseline=False)[0]
+            with self.tiled_if_large(model, image.shape[0] * image.shape[1]):
+                sample = model.predict(data['inputs'], data['data_samples'], with_baseline=False)[0]
             out = to_uint8_hwc(sample.pred_img)[..., ::-1]
             results.append(dict(input_size=list(image.shape[1::-1]), output_size=list(out.shape[1::-1]),
                                 scale=self.scale, _image=np.ascontiguousarray(out)))

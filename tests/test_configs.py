@@ -110,3 +110,13 @@ def test_paper_config_is_the_papers_recipe():
     assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
     lite = load_config('configs/sepc/retinanet_r50_fpn-sepc-lite_1x_coco.py').model.neck[1]
     assert (lite.pconv_deform, lite.lcconv_deform, lite.ibn) == (False, True, True)
+
+
+@pytest.mark.parametrize('config', [c for c in CONFIGS if '/deeplab_v2/' in c])
+def test_segmentation_configs_check_every_loaded_sample(config):
+    from convzoo.cli.preflight import _datasets
+    cfg = load_config(config)
+    for loader in ('train_dataloader', 'test_dataloader'):
+        for key, dataset in _datasets(cfg[loader].dataset, loader):  # leaves of ConcatDataset & co.
+            steps = [t['type'] for t in dataset['pipeline']]
+            assert 'CheckSegSample' in steps and steps.index('CheckSegSample') > steps.index('LoadAnnotations'), key

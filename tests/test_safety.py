@@ -245,3 +245,16 @@ def test_empty_annotation_file_is_refused_for_training_and_warned_for_testing(sh
     with pytest.raises(AnnotationError, match=r'empty\.json: has no annotations'):
         preflight(cfg, DEMO, 'train')
     preflight(cfg, DEMO, 'test')  # evaluation on it is allowed, with a warning
+
+
+def test_a_raw_pickle_refusal_names_the_payloads_callable(tmp_path):
+    import pickle
+
+    from convzoo.core.safe_load import load_checkpoint_file
+    path = tmp_path / 'raw.pkl'
+    with open(path, 'wb') as f:  # a tensor first: its reducer (torch.storage._load_from_bytes) is not the culprit
+        pickle.dump({'weights': torch.zeros(3), 'x': Payload(tmp_path / 'ran')}, f)
+    with pytest.raises(CheckpointError, match=rf'raw\.pkl: refused to load: the file contains the global '
+                                              rf'{os.system.__module__}\.system'):
+        load_checkpoint_file(str(path))
+    assert not (tmp_path / 'ran').exists()

@@ -31,9 +31,49 @@ def checkpoint_safe_globals() -> list:
             np._core.multiarray.scalar, *dtype_classes]
 
 
-def _refusal(name: str, err: pickle.UnpicklingError) -> CheckpointError:
+def pickled_globals(source) -> list[str]:
+    """The ``module.name`` globals a pickle (a raw pickle, or the ``data.pkl`` of torch's zip format) refers to, in
+    order, read with :mod:`pickletools` without unpickling anything."""
+    import pickletools
+    import zipfile
+    try:
+        if zipfile.is_zipfile(source):
+            with zipfile.ZipFile(source) as archive:
+                member = next(n for n in archive.namelist() if n.endswith('data.pkl'))
+                data = archive.read(member)
+        else:
+            with open(source, 'rb') as f:
+                data = f.read()
+    except (OSError, StopIteration, TypeError):
+        return []
+    found, strings = [], []
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name in ('GLOBAL', 'INST'):
+                found.append(arg.replace(' ', '.'))
+            elif opcode.name == 'STACK_GLOBAL' and len(strings) >= 2:
+                found.append(f'{strings[-2]}.{strings[-1]}')
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # noqa: BLE001  (a truncated pickle: what was read so far)
+        pass
+    return found
+
+
+def _offending_global(source) -> str | None:
+    """The first global of a pickle that convzoo's loader does not allow (the payload of a malicious file)."""
+    allowed = {f'{g.__module__}.{g.__qualname__}' for g in checkpoint_safe_globals() if hasattr(g, '__qualname__')}
+    for name in pickled_globals(source):
+        if name not in allowed and not name.startswith(('torch.', 'collections.OrderedDict', 'numpy.')):
+            return name
+    return None
+
+
+def _refusal(name: str, err: pickle.UnpicklingError, source=None) -> CheckpointError:
+    payload = _offending_global(source) if isinstance(source, (str, os.PathLike)) else None
     found = re.search(r'(?:GLOBAL|function|global) ([\w.]+)', str(err))
-    what = f'the global {found.group(1)}' if found else 'an object that is not plain data'
+    what = (f'the global {payload}' if payload else f'the global {found.group(1)}' if found
+            else 'an object that is not plain data')
     return CheckpointError(
         f'{name}: refused to load: the file contains {what}, which could run code when unpickled. '
         'convzoo loads checkpoints with weights_only=True and allows only tensors and plain data. '
@@ -46,7 +86,7 @@ def safe_torch_load(source, name: str, map_location=None):
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
             return torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        raise _refusal(name, err) from None
+        raise _refusal(name, err, source) from None
     except Exception as err:  # noqa: BLE001  (truncated files, text files, foreign formats)
         raise CheckpointError(f'{name}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})') from None
 

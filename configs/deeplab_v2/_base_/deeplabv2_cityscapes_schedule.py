@@ -4,29 +4,13 @@
 # checked (CheckSegSample); evaluation reports mmseg's IoUMetric and cityscapesscripts' official evaluator.
 _base_ = [
     './deeplabv2_r101-d8.py', 'mmseg::_base_/datasets/cityscapes.py', 'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_80k.py'
+    'mmseg::_base_/schedules/schedule_80k.py', './checked_cityscapes_pipelines.py'
 ]
 crop_size = (512, 1024)
 data_preprocessor = dict(size=crop_size)
 model = dict(data_preprocessor=data_preprocessor)
-check = dict(type='CheckSegSample', num_classes=19)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    check,
-    dict(type='RandomResize', scale=(2048, 1024), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2048, 1024), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    check,
-    dict(type='PackSegInputs'),
-]
+train_pipeline = {{_base_.checked_train_pipeline}}
+test_pipeline = {{_base_.checked_test_pipeline}}
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

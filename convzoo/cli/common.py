@@ -33,6 +33,9 @@ def user_message(err: BaseException) -> str | None:
 def run_main(main: Callable[[], int | None]) -> None:
     """Run a tool; a user error prints one line (``--debug`` or ``CONVZOO_DEBUG=1`` shows the traceback) and
     exits 1."""
+    if '--debug' in sys.argv[1:]:  # accepted by every tool, before its own arguments are parsed
+        sys.argv.remove('--debug')
+        os.environ['CONVZOO_DEBUG'] = '1'
     try:
         sys.exit(main() or 0)
     except Exception as err:  # noqa: BLE001

@@ -5,7 +5,7 @@
 PY := .venv/bin/python
 JOBS ?= 2
 
-.PHONY: setup demo test test-fast benchmark clean-data
+.PHONY: setup demo test test-fast benchmark gpu-check clean-data
 
 setup:
 	@bash tools/setup_env.sh
@@ -22,6 +22,11 @@ test-fast: setup
 
 benchmark: setup
 	$(PY) tools/benchmark.py
+
+# on a CUDA machine: mmcv's CUDA ops, DCN kernel vs torch, every module on the GPU, the demo, latency (docs/gpu.md);
+# without a GPU every row says "no GPU"
+gpu-check: setup
+	$(PY) tools/gpu_check.py
 
 clean-data:
 	rm -rf data/embedded

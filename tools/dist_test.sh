@@ -1,13 +1,6 @@
 #!/usr/bin/env bash
-# Distributed testing with PyTorch DDP through torchrun.
+# Distributed testing with PyTorch DDP through torchrun: each process evaluates its share of the test set.
 #   tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-cd "$(dirname "$0")/.."
-exec python -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-  --nproc_per_node="$GPUS" --master_port="$PORT" tools/test.py "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"
+# Several machines: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on each (tools/dist_run.sh).
+[ $# -ge 3 ] || { echo "usage: $0 CONFIG CHECKPOINT GPUS [test.py options]" >&2; exit 2; }
+exec bash "$(dirname "$0")/dist_run.sh" tools/test.py "$3" "$1" "$2" "${@:4}"

@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # Distributed training with PyTorch DDP through torchrun (mmengine's 'pytorch' launcher).
 #   tools/dist_train.sh CONFIG GPUS [train.py options]
-# Several machines: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on each.
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-cd "$(dirname "$0")/.."
-exec python -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-  --nproc_per_node="$GPUS" --master_port="$PORT" tools/train.py "$CONFIG" --launcher pytorch "${@:3}"
+# Several machines: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on each. Without a GPU, GPUS CPU processes
+# train with the gloo backend (tools/dist_run.sh).
+[ $# -ge 2 ] || { echo "usage: $0 CONFIG GPUS [train.py options]" >&2; exit 2; }
+exec bash "$(dirname "$0")/dist_run.sh" tools/train.py "$2" "$1" "${@:3}"

@@ -9,6 +9,7 @@ import sys
 from typing import Callable
 
 from convzoo.core.config import DictAction, load_config
+from convzoo.core.distributed import configure_launcher
 from convzoo.core.errors import ConvzooError
 
 # FileNotFoundError: a path the user typed (config, checkpoint, image) that is not there
@@ -64,6 +65,7 @@ def setup_config(args: argparse.Namespace):
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
+    configure_launcher(cfg, args.launcher)  # gloo and no CUDA device selection without a GPU
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -81,8 +83,15 @@ def build_runner(cfg):
 
 
 def write_json(path: str, data) -> None:
-    """Write JSON atomically: a reader never sees a half-written file."""
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=2, default=float)
-    os.replace(tmp, path)
+    """Write JSON atomically under a temporary name of its own: a reader never sees a half-written file, and two
+    writers never share a temporary file."""
+    import tempfile
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.part', dir=osp.dirname(osp.abspath(path)))
+    try:
+        with os.fdopen(fd, 'w') as f:
+            json.dump(data, f, indent=2, default=float)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -17,6 +17,8 @@ def parse_args(argv=None, prog=None):
 
 
 def main(argv=None, prog=None) -> int:
+    from mmengine.dist import is_main_process
+
     from convzoo.cli.common import setup_config, write_json
     from convzoo.cli.preflight import preflight
     args = parse_args(argv, prog)
@@ -36,7 +38,8 @@ def main(argv=None, prog=None) -> int:
     preflight(cfg, args.config, 'test')
     runner = build_runner(cfg)
     metrics = runner.test()
-    out = osp.join(runner.work_dir, 'test_metrics.json')
-    write_json(out, dict(config=args.config, checkpoint=args.checkpoint, metrics=metrics))
-    print(f'Metrics written to {osp.abspath(out)}')
+    if is_main_process():  # every rank holds the same gathered metrics
+        out = osp.join(runner.work_dir, 'test_metrics.json')
+        write_json(out, dict(config=args.config, checkpoint=args.checkpoint, metrics=metrics))
+        print(f'Metrics written to {osp.abspath(out)}')
     return 0

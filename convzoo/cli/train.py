@@ -16,6 +16,8 @@ def parse_args(argv=None, prog=None):
 
 
 def main(argv=None, prog=None) -> int:
+    from mmengine.dist import is_main_process
+
     from convzoo.cli.common import setup_config
     from convzoo.cli.preflight import preflight
     args = parse_args(argv, prog)
@@ -32,6 +34,8 @@ def main(argv=None, prog=None) -> int:
     preflight(cfg, args.config, 'train')
     runner = build_runner(cfg)
     runner.train()
+    if not is_main_process():
+        return 0
     last = osp.join(runner.work_dir, 'last_checkpoint')
     if osp.isfile(last):
         with open(last) as f:

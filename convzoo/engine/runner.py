@@ -9,7 +9,7 @@ from __future__ import annotations
 import os.path as osp
 from contextlib import contextmanager
 
-from mmengine.dist import is_main_process
+from mmengine.dist import is_main_process, master_only
 from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
@@ -104,6 +104,7 @@ class ConvzooRunner(Runner):
                                   f'({", ".join(missing)} missing); to start from its weights use '
                                   f'--cfg-options load_from={filename}')
 
+    @master_only  # as mmengine's: other ranks must not touch the file (they would rename an empty one onto it)
     def save_checkpoint(self, out_dir: str, filename: str, *args, **kwargs) -> None:
         if '://' in str(out_dir):  # remote storage: its backend's own semantics
             return super().save_checkpoint(out_dir, filename, *args, **kwargs)

@@ -4,6 +4,7 @@
     convzoo convert deanet PSNR4131_SSIM9945.pk checkpoints/deanet_its.pth           # train form
     convzoo convert deanet PSNR4131_SSIM9945.pk checkpoints/deanet_its_deploy.pth --deploy
     convzoo convert arc arc_resnet50_n4.pth checkpoints/arc_resnet50_n4_imagenet.pth [--prefix backbone.]
+    convzoo convert oriented_rcnn oriented_rcnn_r50_fpn_1x_dota_le90.pth checkpoints/oriented_rcnn_r50.pth
 
 MIRNet/DEA-Net: the target network is the one of ``--config`` (default: the paper config of that model); a deploy
 checkpoint is tested with ``--cfg-options model.generator.deploy=True``. Keys that cannot be placed are listed; if
@@ -63,7 +64,8 @@ def convert_restoration(args) -> None:
 def main(argv=None, prog=None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('model', choices=sorted([*PAPER_CONFIGS, 'arc']), help='whose official checkpoint')
+    parser.add_argument('model', choices=sorted([*PAPER_CONFIGS, 'arc', 'oriented_rcnn']),
+                        help='whose official checkpoint')
     parser.add_argument('src', help='official checkpoint file')
     parser.add_argument('dst', help='convzoo checkpoint to write')
     parser.add_argument('--config', help='MIRNet/DEA-Net: config whose model.generator is the target '
@@ -75,6 +77,9 @@ def main(argv=None, prog=None) -> int:
     if args.model == 'arc':
         from convzoo.converters.arc_resnet import main as convert_arc
         convert_arc([args.src, args.dst, '--prefix', args.prefix])
+    elif args.model == 'oriented_rcnn':
+        from convzoo.converters.oriented_rcnn import main as convert_oriented_rcnn
+        convert_oriented_rcnn([args.src, args.dst])
     else:
         convert_restoration(args)
     return 0

@@ -98,3 +98,14 @@ class DeltaXYWHTCoder(BaseBBoxCoder):
 
 def _tensor(boxes) -> Tensor:
     return boxes.tensor if isinstance(boxes, BaseBoxes) else boxes
+
+
+def require_delta_coder(head, key: str, size: int, what: str) -> None:
+    """A rotated head regresses ``size`` deltas with its coder: refuse another coder or decoded-box regression,
+    naming the config key (``rpn_head``, ``bbox_head``)."""
+    from convzoo.core.errors import ConfigError
+    if head.bbox_coder.encode_size != size:
+        raise ConfigError(f'{key}.bbox_coder: {type(head).__name__} needs {what} ({size} deltas), got '
+                          f'{type(head.bbox_coder).__name__}')
+    if head.reg_decoded_bbox:
+        raise ConfigError(f'{key}.reg_decoded_bbox: {type(head).__name__} regresses deltas; set it to False')

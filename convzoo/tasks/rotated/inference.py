@@ -19,7 +19,7 @@ from convzoo.tasks.rotated.dota import DOTADataset
 from convzoo.tasks.rotated.metric import boxes_to_numpy
 from convzoo.tasks.rotated.split import predict_large_image
 
-ROTATED_MODEL_TYPES = ('RotatedRetinaHead',)
+ROTATED_MODEL_TYPES = ('RotatedRetinaHead', 'OrientedRCNN')
 DEFAULT_SPLIT = dict(size=1024, gap=200, iou_thr=0.1)
 
 

@@ -1,26 +1,43 @@
-"""The grid_sample deformable conv equals mmcv's compiled op (values and gradients), for DCNv1 and DCNv2."""
+"""The torch deformable conv equals mmcv's compiled CPU op: output and the gradients with respect to input, offset,
+weight (and mask for DCNv2), within float32 rounding, including sampling points on whole pixels (zero and integer
+offsets), half-way points, random points and points on or beyond the border (-1, H, W), for DCNv1 and DCNv2."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from convzoo.layers.deform import deform_conv2d_any_size, modulated_deform_conv2d_any_size
+from convzoo.layers import deform
+from convzoo.layers.deform import DCNv2Pack, deform_conv2d_any_size, modulated_deform_conv2d_any_size
 
 CASES = [  # (input size, stride, dilation, groups, deform_groups)
-    ((9, 7), 1, 1, 1, 1), ((9, 7), 2, 1, 1, 1), ((10, 8), 1, 2, 1, 2), ((6, 6), 1, 1, 2, 1), ((1, 2), 1, 1, 1, 1),
-    ((2, 1), 2, 1, 1, 1),
+    ((9, 7), 1, 1, 1, 1), ((13, 11), 1, 1, 1, 1), ((13, 11), 2, 1, 1, 2), ((10, 8), 1, 2, 1, 2),
+    ((6, 6), 1, 1, 2, 1), ((7, 5), 2, 2, 2, 2), ((1, 2), 1, 1, 1, 1), ((2, 1), 2, 1, 1, 1),
 ]
+OFFSETS = ['zero', 'integer', 'half', 'random', 'outside']
 
 
-def _inputs(size, stride, dilation, groups, deform_groups, seed=0):
+def _offsets(kind, shape, size, g):
+    """Offsets putting the sampling points on whole pixels, half-way, anywhere, or mostly off the map."""
+    if kind == 'zero':  # with padding, the border taps sit exactly at -1 and at H / W
+        return torch.zeros(shape)
+    if kind == 'integer':
+        return torch.randint(-3, 4, shape, generator=g).float()
+    if kind == 'half':
+        return torch.randint(-3, 4, shape, generator=g) + 0.5
+    if kind == 'random':
+        return torch.randn(shape, generator=g) * 1.5
+    return (torch.rand(shape, generator=g) * 2 - 1) * (max(size) + 3)  # 'outside'
+
+
+def _inputs(size, stride, dilation, groups, deform_groups, kind, seed=0, c=4, o=6):
     g = torch.Generator().manual_seed(seed)
-    c, o, k = 4, 6, 3
-    x = torch.randn(2, c, *size, generator=g, dtype=torch.float64)
-    w = torch.randn(o, c // groups, k, k, generator=g, dtype=torch.float64)
+    k = 3
+    x = torch.randn(2, c, *size, generator=g)
+    w = torch.randn(o, c // groups, k, k, generator=g)
     out = [(s + 2 * dilation - dilation * (k - 1) - 1) // stride + 1 for s in size]
-    offset = torch.randn(2, 2 * k * k * deform_groups, *out, generator=g, dtype=torch.float64) * 1.5
-    mask = torch.rand(2, k * k * deform_groups, *out, generator=g, dtype=torch.float64)
-    return x, w, offset, mask, dict(stride=stride, padding=dilation, dilation=dilation, groups=groups,
-                                    deform_groups=deform_groups)
+    offset = _offsets(kind, (2, 2 * k * k * deform_groups, *out), size, g)
+    mask = torch.rand(2, k * k * deform_groups, *out, generator=g)
+    return x, w, offset, mask, {'stride': stride, 'padding': dilation, 'dilation': dilation, 'groups': groups,
+                                'deform_groups': deform_groups}
 
 
 def _grads(fn, *tensors):
@@ -30,36 +47,73 @@ def _grads(fn, *tensors):
     return out.detach(), [t.grad for t in tensors]
 
 
-@pytest.mark.parametrize('case', CASES)
-def test_dcn_v1_torch_equals_mmcv(case):
-    x, w, offset, _, kw = _inputs(*case)
-    x, w, offset = x.float(), w.float(), offset.float()  # mmcv's CPU kernel is float32
-    ref, ref_grads = _grads(lambda a, b, c: deform_conv2d_any_size(a, c, b, impl='mmcv', **kw), x, w, offset)
-    out, grads = _grads(lambda a, b, c: deform_conv2d_any_size(a, c, b, impl='torch', **kw), x, w, offset)
-    assert torch.allclose(out, ref, atol=1e-4, rtol=1e-4)
-    for g, r in zip(grads, ref_grads):
-        assert torch.allclose(g, r, atol=1e-3, rtol=1e-3)
+def assert_float32_equal(actual, expected):
+    """Equal within float32 rounding: relative 1e-5, and 1e-5 of the largest magnitude for entries near zero."""
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5 * float(expected.detach().abs().max()) + 1e-30)
 
 
+def _check_same_as_mmcv(fn, *tensors):
+    """Output and gradients with autograd (one matrix product), and the output without (banded strided conv)."""
+    ref, ref_grads = _grads(lambda *t: fn(*t, impl='mmcv'), *tensors)
+    out, grads = _grads(lambda *t: fn(*t, impl='torch'), *tensors)
+    assert_float32_equal(out, ref)
+    for got, want in zip(grads, ref_grads):
+        assert_float32_equal(got, want)
+    with torch.no_grad():
+        assert_float32_equal(fn(*tensors, impl='torch'), ref)
+
+
+@pytest.mark.parametrize('kind', OFFSETS)
 @pytest.mark.parametrize('case', CASES)
-def test_dcn_v2_torch_equals_mmcv(case):
-    x, w, offset, mask, kw = _inputs(*case, seed=1)
-    x, w, offset, mask = x.float(), w.float(), offset.float(), mask.float()
+def test_dcn_v1_torch_equals_mmcv(case, kind):
+    x, w, offset, _, kw = _inputs(*case, kind)
+    _check_same_as_mmcv(lambda a, b, c, impl: deform_conv2d_any_size(a, c, b, impl=impl, **kw), x, w, offset)
+
+
+@pytest.mark.parametrize('kind', OFFSETS)
+@pytest.mark.parametrize('case', CASES)
+def test_dcn_v2_torch_equals_mmcv(case, kind):
+    x, w, offset, mask, kw = _inputs(*case, kind, seed=1)
     bias = torch.randn(w.shape[0])
-    ref, ref_grads = _grads(lambda a, b, c, d: modulated_deform_conv2d_any_size(a, c, d, b, bias, impl='mmcv', **kw),
-                            x, w, offset, mask)
-    out, grads = _grads(lambda a, b, c, d: modulated_deform_conv2d_any_size(a, c, d, b, bias, impl='torch', **kw),
+    _check_same_as_mmcv(lambda a, b, c, d, impl: modulated_deform_conv2d_any_size(a, c, d, b, bias, impl=impl, **kw),
                         x, w, offset, mask)
-    assert torch.allclose(out, ref, atol=1e-4, rtol=1e-4)
-    for g, r in zip(grads, ref_grads):
-        assert torch.allclose(g, r, atol=1e-3, rtol=1e-3)
+
+
+def test_dcn_v2_with_many_channels_equals_mmcv():
+    """Longer sums (32 channels x 9 taps per output) still agree within float32 rounding."""
+    x, w, offset, mask, kw = _inputs((13, 11), 1, 1, 1, 2, 'random', seed=2, c=32, o=16)
+    _check_same_as_mmcv(lambda a, b, c, d, impl: modulated_deform_conv2d_any_size(a, c, d, b, None, impl=impl, **kw),
+                        x, w, offset, mask)
+
+
+@pytest.mark.parametrize('point, expected', [((1, 1), [4.0, -1.0]), ((2, 1), [-5.0, -5.0]), ((-1, 0), [0.0, 0.0])])
+def test_offset_gradient_is_the_right_sided_derivative_on_whole_pixels(point, expected):
+    """One 1x1 tap (at stride 3: one output) on a 3x3 image: the offset gradient at a whole pixel is the step to the
+    next pixel (0 past the last row), and 0 for a point at -1; mmcv's rule."""
+    x = torch.tensor([[0., 0., 0.], [0., 1., 0.], [0., 5., 0.]]).view(1, 1, 3, 3)
+    offset = torch.tensor(point, dtype=torch.float32).view(1, 2, 1, 1).requires_grad_()
+    for impl in ('torch', 'mmcv'):
+        offset.grad = None
+        deform_conv2d_any_size(x, offset, torch.ones(1, 1, 1, 1), stride=3, impl=impl).sum().backward()
+        assert offset.grad.flatten().tolist() == expected, impl
 
 
 @pytest.mark.parametrize('impl', ['torch', 'mmcv'])
 def test_zero_offsets_give_the_plain_convolution(impl):
     x, w = torch.randn(2, 4, 9, 7), torch.randn(6, 4, 3, 3)
     out = deform_conv2d_any_size(x, torch.zeros(2, 18, 9, 7), w, 1, 1, impl=impl)
-    assert torch.allclose(out, F.conv2d(x, w, padding=1), atol=1e-5)
+    assert_float32_equal(out, F.conv2d(x, w, padding=1))
+
+
+def test_torch_version_gradients_pass_gradcheck_in_float64():
+    """Autograd's analytic gradients equal finite differences away from whole pixels (where the derivative jumps)."""
+    x, w, offset, mask, kw = _inputs((5, 4), 2, 1, 2, 2, 'random', seed=3)
+    offset = offset + 0.25 * (offset.frac().abs() < 0.05)  # keep the points clear of whole pixels
+
+    def fn(a, b, c, d):
+        return modulated_deform_conv2d_any_size(a, c, d, b, None, impl='torch', **kw)
+    tensors = [t.double().requires_grad_() for t in (x, w, offset, mask)]
+    assert torch.autograd.gradcheck(fn, tensors, eps=1e-6, atol=1e-6, fast_mode=True)
 
 
 def test_unknown_impl_is_refused():
@@ -69,18 +123,40 @@ def test_unknown_impl_is_refused():
 
 
 @pytest.mark.parametrize('stride', [1, 2])
-def test_row_chunked_torch_version_equals_the_whole_map(monkeypatch, stride):
-    """Large maps are sampled and multiplied a band of output rows at a time: same values and gradients."""
-    import convzoo.layers.deform as deform
-    x, w, offset, mask, kw = _inputs((13, 11), stride, 1, 1, 2)
-    bias = torch.randn(w.shape[0], dtype=w.dtype)
-    fn = lambda a, b, c, d: modulated_deform_conv2d_any_size(a, c, d, b, bias, impl='torch', **kw)  # noqa: E731
-    whole, whole_grads = _grads(fn, x, w, offset, mask)
-    monkeypatch.setattr(deform, 'CHUNK_ELEMENTS', 4 * 9 * 11 * 3)  # bands of 3 (stride 1) or 5 (stride 2) rows
-    monkeypatch.setattr(deform, 'CHUNK_MIN_ELEMENTS', 0)
-    chunked, chunked_grads = _grads(fn, x, w, offset, mask)
-    torch.testing.assert_close(chunked, whole)
-    for a, b in zip(chunked_grads, whole_grads):
-        torch.testing.assert_close(a, b)
-    with torch.no_grad():  # the in-place modulation path
-        torch.testing.assert_close(fn(x, w, offset, mask), whole)
+def test_banded_inference_equals_the_whole_map(monkeypatch, stride):
+    """Without autograd, the output is computed a band of rows at a time (3 rows here): the same values as one band."""
+    x, w, offset, mask, kw = _inputs((13, 11), stride, 1, 2, 2, 'random')
+    bias = torch.randn(w.shape[0])
+    with torch.no_grad():
+        whole = modulated_deform_conv2d_any_size(x, offset, mask, w, bias, impl='torch', **kw)
+        monkeypatch.setattr(deform, 'BAND_ELEMENTS', 3 * 2 * 4 * 9 * offset.shape[-1])
+        banded = modulated_deform_conv2d_any_size(x, offset, mask, w, bias, impl='torch', **kw)
+    assert_float32_equal(banded, whole)
+
+
+def test_inference_follows_in_place_weight_updates():
+    """The channels-last copy of the weight kept for inference is renewed when the weight changes in place."""
+    x, w, offset, _, kw = _inputs((9, 7), 1, 1, 1, 1, 'random')
+    with torch.no_grad():
+        first = deform_conv2d_any_size(x, offset, w, impl='torch', **kw)
+        w.mul_(2)
+        assert_float32_equal(deform_conv2d_any_size(x, offset, w, impl='torch', **kw), 2 * first)
+
+
+def test_dcnv2pack_torch_equals_mmcv_with_its_offset_conv():
+    """The RCNet fusion conv: same output and parameter gradients as mmcv's op, with a trained-looking offset conv."""
+    torch.manual_seed(0)
+    layers = {impl: DCNv2Pack(4, 6, 3, padding=1, deform_groups=2, dcn_impl=impl) for impl in ('torch', 'mmcv')}
+    torch.nn.init.normal_(layers['torch'].conv_offset.weight, std=0.3)
+    layers['mmcv'].load_state_dict(layers['torch'].state_dict())
+    x = torch.randn(2, 4, 13, 11)
+    outs = {impl: layer(x) for impl, layer in layers.items()}
+    assert_float32_equal(outs['torch'], outs['mmcv'])
+    for out in outs.values():
+        out.backward(torch.cos(torch.arange(out.numel(), dtype=out.dtype)).view_as(out))
+    for p, q in zip(layers['torch'].parameters(), layers['mmcv'].parameters()):
+        assert_float32_equal(p.grad, q.grad)
+
+
+def test_auto_takes_the_torch_version_on_the_cpu():
+    assert deform._resolve('auto', torch.zeros(1)) == 'torch'

@@ -1,15 +1,40 @@
 """Deformable convolution (DCNv1 and modulated DCNv2) with two interchangeable implementations.
 
-* ``mmcv``: mmcv's compiled ops (``deform_conv2d``/``modulated_deform_conv2d``). The functional forms fail on inputs
-  smaller than the kernel (e.g. P7 of a small image); here such inputs are padded to the kernel size, the offsets
-  (and mask) padded to the padded output size, and the result cropped back, for any stride.
-* ``torch``: the same sampling written with ``F.grid_sample`` (all kernel taps in one call) and one matrix
-  product. Bilinear weights and zero padding are those of mmcv's kernel, so both give the same numbers and
-  gradients; on the CPU it is several times faster than mmcv's scalar im2col loop (see tools/benchmarks/sepc.py).
+The computation is mmcv's (``deform_conv``/``modulated_deform_conv``). For output position p = (y, x), kernel tap
+t = (i, j) and input channel c of deform group g (offsets and mask are read from g's channels)::
 
-``impl='auto'`` takes ``torch`` for CPU tensors and ``mmcv`` otherwise.
+    h = y*stride_h - pad_h + i*dilation_h + offset[2t, y, x]
+    w = x*stride_w - pad_w + j*dilation_w + offset[2t+1, y, x]
+    col[p, t, c] = mask[t, y, x] * S(x_c, h, w)                        (DCNv1: mask = 1)
+    S = sum_{a, b in {0, 1}} (a ? lh : 1 - lh) (b ? lw : 1 - lw) x_c[h0 + a, w0 + b]   if -1 < h < H and -1 < w < W
+      = 0                                                                             otherwise
+        with h0 = floor(h), lh = h - h0, w0 = floor(w), lw = w - w0; corners off the map read 0
+    out[o, p] = sum_{t, c} weight[o, c, t] col[p, t, c]  (+ bias)      (per conv group)
+
+The gradients are those of this formula with floor() held constant, which is what mmcv's kernels compute
+(``get_gradient_weight``/``get_coordinate_weight``): right-sided derivatives for points on whole pixels, and zero
+(offset and mask) gradients for points outside (-1, H) x (-1, W).
+
+* ``torch``: the formula in PyTorch. The 4 corner rows and weights of every sampling point (position, tap, deform
+  group) are computed once (cheap: there is no channel axis), then ``F.embedding_bag`` forms every sample as the
+  weighted sum of 4 rows of a channels-last copy of the input (one fused, vectorised, multi-threaded pass; corners
+  off the map get weight 0). Without autograd, the samples of a band of output rows, laid out as an image of
+  kh x kw blocks, are convolved with the weight at stride (kh, kw) (oneDNN's direct convolution: the dense conv's
+  speed); with autograd they are multiplied with the weight as one matrix, whose backward is faster than the
+  strided conv's. Autograd differentiates all of it: embedding_bag's backward scatters the input gradient and gives
+  each corner weight's gradient (the dot product of the sampled row with the samples' gradient), from which the
+  offset and mask gradients follow through the weights' formula. Any input size works, including inputs smaller
+  than the kernel.
+* ``mmcv``: mmcv's compiled ops. The functional forms fail on inputs smaller than the kernel (e.g. P7 of a small
+  image); here such inputs are padded to the kernel size, the offsets (and mask) padded to the padded output
+  size, and the result cropped back, for any stride.
+
+``impl='auto'`` takes ``torch`` for CPU tensors (several times faster than mmcv's scalar CPU loop, see
+tools/benchmarks/deform.py) and ``mmcv`` otherwise.
 """
 from __future__ import annotations
+
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -50,56 +75,146 @@ def _pad_to_kernel(x, offset, mask, kernel, stride, padding, dilation):
     return x.contiguous(), offset.contiguous(), mask, tuple(out_size)
 
 
-# the torch version samples a (C x taps) x positions column matrix; above CHUNK_MIN_ELEMENTS elements it is built
-# and multiplied a band of output rows at a time (about CHUNK_ELEMENTS each), so that each band is still in the
-# cache when it is multiplied: the same numbers, ~1.7x faster for a 256-channel 80x80 map on one CPU core
-CHUNK_ELEMENTS = 3 << 19
-CHUNK_MIN_ELEMENTS = 4 * CHUNK_ELEMENTS
+# ---------------------------------------------------------------------------------------------------------------
+# torch implementation. Sampling points are laid out (n, out_y, kernel_y, out_x, kernel_x, deform_group): gathered
+# in this order, the samples form the image that _deform_torch convolves, with no reordering.
 
 
-def _deform_torch(x, offset, mask, weight, stride, padding, dilation, groups, deform_groups):
-    """Deformable conv by grid_sample: sample every tap of every output position, then one (grouped) matmul."""
-    c, taps = x.shape[1], weight.shape[-2] * weight.shape[-1]
-    oh, ow = offset.shape[-2:]
-    if c * taps * oh * ow <= CHUNK_MIN_ELEMENTS:
-        return _deform_rows(x, offset, mask, weight, stride, padding, dilation, groups, deform_groups, 0)
-    rows = max(1, CHUNK_ELEMENTS // (c * taps * ow))
-    return torch.cat([_deform_rows(x, offset[..., r:r + rows, :], None if mask is None else mask[..., r:r + rows, :],
-                                   weight, stride, padding, dilation, groups, deform_groups, r)
-                      for r in range(0, oh, rows)], dim=2)
+def _undeformed(count: int, kernel: int, stride: int, padding: int, dilation: int, like: torch.Tensor):
+    """Sampling coordinate of every (output index, tap) along one axis before deformation: exact integers."""
+    out_idx = torch.arange(count, device=like.device)[:, None] * stride - padding
+    return (out_idx + torch.arange(kernel, device=like.device) * dilation).to(like.dtype)
 
 
-def _deform_rows(x, offset, mask, weight, stride, padding, dilation, groups, deform_groups, row0):
-    """Output rows row0 .. row0 + offset.shape[-2] of the deformable conv."""
+def _points(offset, kernel, stride, padding, dilation, deform_groups):
+    """Deformed sampling coordinates, (2, n, oh, kh, ow, kw, dg): y then x."""
+    n, _, oh, ow = offset.shape
+    kh, kw = kernel
+    off = offset.reshape(n, deform_groups, kh, kw, 2, oh, ow).permute(4, 0, 5, 2, 6, 3, 1)  # mmcv: [y0, x0, y1, ..]
+    ys = _undeformed(oh, kh, stride[0], padding[0], dilation[0], offset).view(oh, kh, 1, 1)
+    xs = _undeformed(ow, kw, stride[1], padding[1], dilation[1], offset).view(ow, kw)
+    base = torch.stack(torch.broadcast_tensors(ys, xs)).view(2, 1, oh, kh, ow, kw, 1)
+    return base + off  # the integer base first: the rounding of mmcv's h_in + i * dilation + offset
+
+
+def _sampling(offset, mask, size, kernel, stride, padding, dilation, deform_groups):
+    """Table rows and weights of the 4 corners of every sampling point, each (n, oh, kh * ow * kw * dg, 4).
+
+    Along each axis the corners are floor(coordinate) + (0, 1), with weights (1 - frac, frac), 0 for corners off the
+    map (which read 0) and for points outside (-1, size), where mmcv samples nothing; their indices are clamped onto
+    the map. floor() is held constant, so the weights' derivatives are mmcv's right-sided ones."""
+    coords = _points(offset, kernel, stride, padding, dilation, deform_groups)
+    (n, _, oh, ow), (h, w) = offset.shape, size
+    index_dtype = torch.int32 if n * h * w * deform_groups < 2 ** 31 else torch.int64  # int32 gathers faster
+    sizes = torch.tensor(size, device=coords.device, dtype=index_dtype).view(2, 1, 1, 1, 1, 1, 1)
+    with torch.no_grad():
+        inside = ((coords > -1) & (coords < sizes)).all(dim=0)
+        low = torch.where(inside, coords.floor(), -1)  # points outside: any corner will do, their weight is 0
+        index = low.to(index_dtype)
+        index = torch.stack([index.clamp(min=0), torch.minimum(index + 1, sizes - 1)])  # (corner, axis, ...)
+        on_map = torch.stack([low >= 0, low < sizes - 1])
+    frac = coords - low
+    axis_weights = torch.stack([1 - frac, frac]) * on_map  # (corner, axis, ...)
+    scale = inside.to(offset.dtype)
+    if mask is not None:
+        scale = scale * mask.reshape(n, deform_groups, *kernel, oh, ow).permute(0, 4, 2, 5, 3, 1)
+    # the 4 corners (y0, x0), (y0, x1), (y1, x0), (y1, x1) first, so that the elementwise work runs over long
+    # contiguous rows; the table row of (image, y, x, group) is ((image * h + y) * w + x) * dg + group
+    weights = (axis_weights[:, None, 0] * axis_weights[:, 1]).view(4, *scale.shape) * scale
+    rows = (index[:, None, 0] * w + index[:, 1]).view(4, *scale.shape)
+    if n > 1:
+        rows = rows + torch.arange(n, device=rows.device, dtype=index_dtype).view(n, 1, 1, 1, 1, 1) * (h * w)
+    if deform_groups > 1:
+        rows = rows * deform_groups + torch.arange(deform_groups, device=rows.device, dtype=index_dtype)
+    return tuple(t.view(4, n, oh, -1).permute(1, 2, 3, 0).contiguous() for t in (rows, weights))
+
+
+def _table(x, deform_groups):
+    """The input channels-last: one row of C / deform_groups values per (image, pixel, deform group)."""
+    return x.permute(0, 2, 3, 1).contiguous().view(-1, x.shape[1] // deform_groups)  # gathering needs unit stride
+
+
+def _gather(table, rows, weights):
+    """Every sample as the weighted sum of its 4 corner rows: (number of points, C / deform_groups)."""
+    return F.embedding_bag(rows.reshape(-1, 4), table, mode='sum', per_sample_weights=weights.reshape(-1, 4))
+
+
+_CHANNELS_LAST_WEIGHTS: dict[int, tuple] = {}  # id(weight) -> ((version, data pointer), converted weight)
+
+
+def _channels_last(weight):
+    """The weight in channels-last memory, as the convolution of channels-last samples wants it (PyTorch would
+    convert it at every call: 0.5 ms for 256x256x3x3), remembered while the weight lives and is unchanged."""
+    if weight.is_contiguous(memory_format=torch.channels_last) or weight.is_inference():  # (no version counter)
+        return weight.contiguous(memory_format=torch.channels_last)
+    key, cached = (weight._version, weight.data_ptr()), _CHANNELS_LAST_WEIGHTS.get(id(weight))
+    if cached is None:
+        weakref.finalize(weight, _CHANNELS_LAST_WEIGHTS.pop, id(weight), None)
+    if cached is None or cached[0] != key:
+        cached = _CHANNELS_LAST_WEIGHTS[id(weight)] = (key, weight.contiguous(memory_format=torch.channels_last))
+    return cached[1]
+
+
+def _conv_of_samples(table, rows, weights, weight, bias, groups, out_width):
+    """The deformable conv of the output rows whose sampling arrays are given (n, rows, kh * ow * kw * dg, 4): their
+    samples form a channels-last image of rows * kh by ow * kw pixels (sample (y, i, x, j) at pixel
+    (y * kh + i, x * kw + j)), and its plain convolution with the weight at stride (kh, kw) is the deformable conv.
+    oneDNN's direct convolution does that product at the dense conv's speed (BLAS is 10-30 % slower here)."""
+    n, out_rows = rows.shape[:2]
+    kh, kw = weight.shape[-2:]
+    image = _gather(table, rows, weights).view(n, out_rows * kh, out_width * kw, -1).permute(0, 3, 1, 2)
+    return F.conv2d(image, weight, bias, stride=(kh, kw), groups=groups)
+
+
+def _matmul_of_samples(table, rows, weights, weight, bias, groups, out_width):
+    """The same product as :func:`_conv_of_samples` as one matrix product (per conv group) of the samples, one row
+    per output position, with the weight: for autograd, whose backward of a matrix product is two more, several
+    times faster than the weight gradient of the strided conv."""
+    n, out_rows = rows.shape[:2]
+    out_channels, group_channels, kh, kw = weight.shape
+    positions, taps = n * out_rows * out_width, kh * kw
+
+    def by_position(t):  # (n, oh, kh, ow, kw * dg, 4) -> (n, oh, ow, kh, kw * dg, 4)
+        return t.view(n, out_rows, kh, out_width, -1).transpose(2, 3)
+    cols = _gather(table, by_position(rows), by_position(weights)).view(positions, taps, groups, group_channels)
+    cols = cols.permute(2, 0, 1, 3).reshape(groups, positions, -1)  # a view when groups == 1
+    wmat = weight.reshape(groups, -1, group_channels, taps).transpose(2, 3).reshape(groups, -1, taps * group_channels)
+    out = torch.matmul(cols, wmat.transpose(1, 2)).transpose(0, 1).reshape(n, out_rows, out_width, out_channels)
+    if bias is not None:
+        out = out + bias
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+# Without autograd, the output is computed a band of rows at a time, each band's samples (BAND_ELEMENTS values or
+# fewer, 16 MB in float32) gathered and convolved while they are still in the cache and in memory the allocator
+# reuses: gathering a large map's samples at once costs 1.3-1.5x more (256 channels, 80x80). With autograd they are
+# kept for the weight gradient anyway.
+BAND_ELEMENTS = 1 << 22
+
+
+def _records_graph(*tensors) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _deform_torch(x, offset, mask, weight, bias, stride, padding, dilation, groups, deform_groups):
+    """The deformable conv (DCNv2 when ``mask`` is given) of any input size, by the sampling arrays of the whole
+    output, then its product with the weight: band by band by convolution, or as one matrix under autograd."""
     n, c, h, w = x.shape
     out_channels, _, kh, kw = weight.shape
-    taps = kh * kw
     oh, ow = offset.shape[-2:]
-    dtype, device = x.dtype, x.device
-    base_y = torch.arange(row0, row0 + oh, dtype=dtype, device=device) * stride[0] - padding[0]
-    base_x = torch.arange(ow, dtype=dtype, device=device) * stride[1] - padding[1]
-    tap_y = (torch.arange(kh, dtype=dtype, device=device) * dilation[0]).repeat_interleave(kw)
-    tap_x = (torch.arange(kw, dtype=dtype, device=device) * dilation[1]).repeat(kh)
-    off = offset.reshape(n * deform_groups, taps, 2, oh, ow)  # mmcv layout: [y0, x0, y1, x1, ...] per group
-    ys = base_y.view(1, 1, oh, 1) + tap_y.view(1, taps, 1, 1) + off[:, :, 0]
-    xs = base_x.view(1, 1, 1, ow) + tap_x.view(1, taps, 1, 1) + off[:, :, 1]
-    # pixel coordinate p -> grid_sample's normalised g with align_corners=False (valid for any size, even 1);
-    # zeros padding gives out-of-range corners weight 0, exactly mmcv's rule
-    grid = torch.stack([(2 * xs + 1) / w - 1, (2 * ys + 1) / h - 1], dim=-1)
-    sampled = F.grid_sample(x.reshape(n * deform_groups, c // deform_groups, h, w),
-                            grid.reshape(n * deform_groups, taps * oh, ow, 2), mode='bilinear',
-                            padding_mode='zeros', align_corners=False)
-    sampled = sampled.view(n, deform_groups, c // deform_groups, taps, oh * ow)
-    if mask is not None:
-        mask = mask.reshape(n, deform_groups, 1, taps, oh * ow)
-        if (torch.is_grad_enabled() and (sampled.requires_grad or mask.requires_grad)) \
-                or torch.result_type(sampled, mask) != sampled.dtype:
-            sampled = sampled * mask
-        else:  # no autograd: modulate in place (saves allocating and writing a second column matrix)
-            sampled.mul_(mask)
-    cols = sampled.reshape(n, groups, (c // groups) * taps, oh * ow)
-    out = torch.matmul(weight.reshape(groups, out_channels // groups, -1), cols)
-    return out.reshape(n, out_channels, oh, ow)
+    table = _table(x, deform_groups)
+    rows, weights = _sampling(offset, mask, (h, w), (kh, kw), stride, padding, dilation, deform_groups)
+    if _records_graph(x, offset, mask, weight, bias):
+        return _matmul_of_samples(table, rows, weights, weight, bias, groups, ow)
+    out, weight = x.new_empty(n, out_channels, oh, ow), _channels_last(weight)
+    band = max(1, BAND_ELEMENTS // (n * c * kh * kw * ow))
+    for r in range(0, oh, band):
+        out[:, :, r:r + band] = _conv_of_samples(table, rows[:, r:r + band], weights[:, r:r + band], weight, bias,
+                                                 groups, ow)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
 
 
 def deform_conv2d_any_size(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor, stride=1, padding=0,
@@ -107,7 +222,7 @@ def deform_conv2d_any_size(x: torch.Tensor, offset: torch.Tensor, weight: torch.
     """DCNv1 (no bias) that also accepts inputs smaller than the kernel."""
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
     if _resolve(impl, x) == 'torch':
-        return _deform_torch(x, offset, None, weight, stride, padding, dilation, groups, deform_groups)
+        return _deform_torch(x, offset, None, weight, None, stride, padding, dilation, groups, deform_groups)
     x, offset, _, crop = _pad_to_kernel(x, offset, None, tuple(weight.shape[-2:]), stride, padding, dilation)
     out = deform_conv2d(x, offset.contiguous(), weight, stride, padding, dilation, groups, deform_groups, False)
     return out if crop is None else out[..., :crop[0], :crop[1]].contiguous()
@@ -120,8 +235,7 @@ def modulated_deform_conv2d_any_size(x: torch.Tensor, offset: torch.Tensor, mask
     """DCNv2 (modulated) that also accepts inputs smaller than the kernel."""
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
     if _resolve(impl, x) == 'torch':
-        out = _deform_torch(x, offset, mask, weight, stride, padding, dilation, groups, deform_groups)
-        return out if bias is None else out + bias.view(1, -1, 1, 1)
+        return _deform_torch(x, offset, mask, weight, bias, stride, padding, dilation, groups, deform_groups)
     x, offset, mask, crop = _pad_to_kernel(x, offset, mask, tuple(weight.shape[-2:]), stride, padding, dilation)
     out = modulated_deform_conv2d(x, offset.contiguous(), mask.contiguous(), weight, bias, stride, padding,
                                   dilation, groups, deform_groups)
@@ -131,8 +245,8 @@ def modulated_deform_conv2d_any_size(x: torch.Tensor, offset: torch.Tensor, mask
 class DCNv2Pack(ModulatedDeformConv2dPack):
     """mmcv's ``ModulatedDeformConv2dPack`` (``conv_cfg=dict(type='DCNv2')``: same parameters, state_dict keys,
     initialisation and offset/mask layout) whose deformable conv runs through :mod:`convzoo.layers.deform`:
-    ``dcn_impl='torch'`` is the grid_sample version (equal values and gradients, several times faster on the CPU),
-    ``'mmcv'`` mmcv's compiled op, ``'auto'`` the former for CPU tensors and the latter elsewhere."""
+    ``dcn_impl='torch'`` is the embedding_bag version (equal values and gradients, several times faster on the
+    CPU), ``'mmcv'`` mmcv's compiled op, ``'auto'`` the former for CPU tensors and the latter elsewhere."""
 
     def __init__(self, *args, dcn_impl: str = 'auto', **kwargs):
         check_impl(dcn_impl, 'DCNv2Pack: dcn_impl')

@@ -9,8 +9,8 @@ Offsets are random (N(0, 1) pixels), masks uniform; the offset/mask conv that pr
 """
 import torch
 import torch.nn.functional as F
-from convzoo.core.benchmark import report, time_round_robin
 
+from convzoo.core.benchmark import report, time_round_robin
 from convzoo.layers.deform import deform_conv2d_any_size, modulated_deform_conv2d_any_size
 
 CHANNELS = 256
@@ -20,10 +20,10 @@ DENSE = 'dense 3x3 conv (baseline)'
 
 def _layer_tensors(size: int, train: bool) -> dict:
     g = torch.Generator().manual_seed(size)
-    tensors = dict(x=torch.randn(1, CHANNELS, size, size, generator=g),
-                   weight=torch.randn(CHANNELS, CHANNELS, 3, 3, generator=g) * 0.02,
-                   offset=torch.randn(1, 18, size, size, generator=g),
-                   mask=torch.rand(1, 9, size, size, generator=g))
+    tensors = {'x': torch.randn(1, CHANNELS, size, size, generator=g),
+               'weight': torch.randn(CHANNELS, CHANNELS, 3, 3, generator=g) * 0.02,
+               'offset': torch.randn(1, 18, size, size, generator=g),
+               'mask': torch.rand(1, 9, size, size, generator=g)}
     return {k: t.requires_grad_(train) for k, t in tensors.items()}
 
 

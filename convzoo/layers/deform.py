@@ -30,7 +30,7 @@ The gradients are those of this formula with floor() held constant, which is wha
   size, and the result cropped back, for any stride.
 
 ``impl='auto'`` takes ``torch`` for CPU tensors (several times faster than mmcv's scalar CPU loop, see
-tools/benchmarks/deform.py) and ``mmcv`` otherwise.
+convzoo/cli/benchmarks/deform.py) and ``mmcv`` otherwise.
 """
 from __future__ import annotations
 

@@ -281,8 +281,8 @@ class RCNet(ResetAfterInit, BaseModule):
     """RevFP + CSN neck: backbone levels ``start_level`` .. ``end_level`` (exactly 3) -> 5 output levels.
 
     ``dcn_impl`` picks how the DCNv2 fusion convs (``out_conv_cfg=dict(type='DCNv2', ...)``) run: 'mmcv' (the
-    compiled op), 'torch' (the numerically equal grid_sample version, faster on the CPU) or 'auto' (grid_sample on
-    the CPU, mmcv elsewhere). Parameters and state_dict keys are those of mmcv's DCNv2 either way.
+    compiled op), 'torch' (convzoo's PyTorch version: the same values and gradients, faster on the CPU) or 'auto'
+    (PyTorch on the CPU, mmcv elsewhere). Parameters and state_dict keys are those of mmcv's DCNv2 either way.
     """
 
     def __init__(self, in_channels=(256, 512, 1024, 2048), out_channels: int = 256, num_outs: int = NUM_LEVELS,

@@ -106,8 +106,8 @@ class SEPC(BaseModule):
     (``ibn``, ``lcconv_deform``, ``pconv_deform``). ``lcconv_padding=0`` reproduces the reference's unpadded
     head convs and is only for its released checkpoints. ``output_mode='single'`` returns the PConv stack alone
     (for two-stage detectors). Official checkpoint keys (``Pconvs.*``, ``cconv``, ``lbn``...) load directly.
-    ``dcn_impl`` picks the deformable conv: mmcv's compiled op, a numerically equal grid_sample version (faster on
-    the CPU), or 'auto' (grid_sample on the CPU, mmcv elsewhere); see :mod:`convzoo.layers.deform`.
+    ``dcn_impl`` picks the deformable conv: mmcv's compiled op, convzoo's PyTorch version (the same values and
+    gradients, faster on the CPU), or 'auto' (PyTorch on the CPU, mmcv elsewhere); see :mod:`convzoo.layers.deform`.
     """
 
     def __init__(self, in_channels=(256,) * 5, out_channels: int = 256, num_outs: int = 5,

@@ -102,7 +102,7 @@ def diagnose() -> list[str]:
         md.version('torchvision')
         try:
             import torch
-            import torchvision  # noqa: F401
+            importlib.import_module('torchvision')  # only to diagnose an installed, broken one
             torch.ops.torchvision.nms
         except Exception as err:  # noqa: BLE001
             problems.append(f'torchvision broken ({type(err).__name__}: {err})\n  fix: {FIXES["torchvision"]}')

@@ -3,8 +3,8 @@
 
 ``torch.load`` runs with ``weights_only=True`` and convzoo's allow-list of data classes
 (:func:`checkpoint_safe_globals`); a file whose pickle needs anything else is refused by name. mmengine's own URL
-loaders end in ``torch.hub.load_state_dict_from_url``, which unpickles with ``weights_only=False``: a file placed in
-the hub cache would run code. :func:`install_loaders` replaces every scheme of mmengine's ``CheckpointLoader``
+loaders end in ``torch.hub.load_state_dict_from_url``, which unpickles everything (weights-only off): a file placed
+in the hub cache would run code. :func:`install_loaders` replaces every scheme of mmengine's ``CheckpointLoader``
 (used by ``init_cfg=dict(type='Pretrained', ...)``, ``load_from`` and ``--resume``) with these loaders.
 """
 from __future__ import annotations

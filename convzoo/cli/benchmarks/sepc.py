@@ -23,7 +23,7 @@ def bench_sepc(args, size: int = 640) -> list:
     with torch.inference_mode():
         times = time_round_robin({n: (lambda m=m: m(x, mode='tensor')) for n, m in models.items()}, args.repeats)
         rows = report(f'Detector latency, R50, {size}x{size}, batch 1, CPU ({torch.get_num_threads()} threads), '
-                      'network forward (post-processing excluded); DCN: convzoo's torch version (default on CPU) or mmcv',
+                      'network forward (post-processing excluded); DCN: the convzoo torch version (default on CPU) or mmcv',
                       times, 'RetinaNet-FPN (baseline)', {'SEPC-lite RetinaNet': 1.05, 'full SEPC RetinaNet': 1.15})
         # Where the time goes: the SEPC neck replaces RetinaNet's towers; the deformable convs are its extra.
         feats = models['RetinaNet-FPN (baseline)'].extract_feat(x)

@@ -124,6 +124,19 @@ install_mmcv() {
   "${PIP[@]}" "$whl"
 }
 
+# Debian's Chromium, which the browser test of `convzoo serve` drives (tests/test_serve.py, through Playwright); only
+# as root with apt-get, and a failure leaves the rest of the set-up as it is (that test then names what is missing).
+install_chromium() {
+  [ -x /usr/bin/chromium ] && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "chromium (Debian's package, for the web demo's browser test)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
+      || log "apt-get could not install chromium; the browser test of convzoo serve will fail until it is installed"
+  else
+    log "no /usr/bin/chromium: install Debian's chromium package (apt-get install chromium) for the browser test"
+  fi
+}
+
 create_venv
 pip_command
 if [ "$TORCH_SOURCE" = system ]; then
@@ -143,6 +156,7 @@ log "mmengine, mmdet, mmsegmentation and the data/eval packages"
 log "convzoo (editable)"
 "${PIP[@]}" "${CONVZOO_PIP[@]}"
 
+install_chromium
 "$VENV/bin/python" tools/check_env.py || fail "the environment check failed; see the diagnosis above"
 echo "$digest" > "$STAMP"
 log "ready: $VENV ($("$VENV/bin/python" -c 'import torch, mmcv, mmdet; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmdet {mmdet.__version__}")'))"

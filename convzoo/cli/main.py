@@ -6,8 +6,9 @@
     convzoo demo [--task detection|rotated]
     convzoo benchmark [--suite NAME]
     convzoo compare-demos [--jobs 2]
-    convzoo convert {arc,mirnet,deanet} SRC DST
+    convzoo convert {arc,rcnet,dn_fpn,oriented_rcnn,mirnet,deanet} SRC DST [--sha256 HEX]
     convzoo export CONFIG [CHECKPOINT] OUT.onnx
+    convzoo serve [--config CONFIG] [--checkpoint CKPT] [--host 127.0.0.1] [--port 0]
 
 CONFIG is a path, or a config shipped with convzoo (``convzoo::sepc/demo/sepc_lite_retinanet_demo.py``; a missing
 ``configs/...`` path also falls back to the shipped copy). ``convzoo --debug <command> ...`` shows the traceback of
@@ -28,8 +29,9 @@ COMMANDS = {  # command -> (module under convzoo.cli, one-line help)
     'demo': ('demo', 'train and evaluate a demo on embedded data (detection, rotated)'),
     'benchmark': ('benchmark', 'CPU latency benchmarks with same-run baselines'),
     'compare-demos': ('compare_demos', 'train demo configs beside their baselines and tabulate mAP'),
-    'convert': ('convert', 'convert official checkpoints (ARC, MIRNet, DEA-Net)'),
-    'export': ('export', 'export a restoration network to ONNX and check it with onnxruntime'),
+    'convert': ('convert', 'convert official checkpoints (ARC, RCNet, DN-FPN, Oriented R-CNN, MIRNet, DEA-Net)'),
+    'export': ('export', 'export a detector, segmentor or restoration network to ONNX, checked with onnxruntime'),
+    'serve': ('serve', 'a local web demo: upload an image or video, see the drawn result, download the JSON'),
 }
 
 

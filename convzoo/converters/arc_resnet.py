@@ -1,15 +1,15 @@
 """ARC backbone weights from the authors' release (LeapLabTHU/ARC, OBBDetection layout) for :class:`ARCResNet`.
 
-    python -m convzoo.converters.arc_resnet REFERENCE.pth OUT.pth [--prefix backbone.]
-    convzoo convert arc REFERENCE.pth OUT.pth [--prefix backbone.]
+    python -m convzoo.converters.arc_resnet REFERENCE.pth OUT.pth [--prefix backbone.] [--sha256 HEX]
+    convzoo convert arc REFERENCE.pth OUT.pth [--prefix backbone.] [--sha256 HEX]
 
 The release misspells the routing function (``rounting_func.``) and may carry ``module.``/``backbone.`` prefixes;
 everything else already has mmdet ResNet's names.
 """
 from __future__ import annotations
 
-from convzoo.core.checkpoint import save_checkpoint_atomic, state_dict_of
-from convzoo.core.safe_load import load_checkpoint_file
+from convzoo.converters.common import converter_parser, read_source, run_as_script, source_meta, write_checkpoint
+from convzoo.core.checkpoint import state_dict_of
 
 
 def convert_reference_state_dict(state_dict: dict, prefix: str = '') -> dict:
@@ -24,19 +24,16 @@ def convert_reference_state_dict(state_dict: dict, prefix: str = '') -> dict:
     return converted
 
 
-def main(argv=None) -> None:
-    """``python -m convzoo.converters.arc_resnet REFERENCE.pth OUT.pth [--prefix backbone.]``"""
-    import argparse
-
-    parser = argparse.ArgumentParser(description='Convert a LeapLabTHU/ARC checkpoint for ARCResNet.')
-    parser.add_argument('src')
-    parser.add_argument('dst')
+def main(argv=None, prog=None) -> None:
+    """``python -m convzoo.converters.arc_resnet REFERENCE.pth OUT.pth [--prefix backbone.] [--sha256 HEX]``"""
+    parser = converter_parser('Convert a LeapLabTHU/ARC checkpoint for ARCResNet.', prog)
     parser.add_argument('--prefix', default='', help="key prefix to add, e.g. 'backbone.' for a whole detector")
     args = parser.parse_args(argv)
-    converted = convert_reference_state_dict(state_dict_of(load_checkpoint_file(args.src), args.src), args.prefix)
-    save_checkpoint_atomic(dict(state_dict=converted), args.dst)
-    print(f'{len(converted)} weights written to {args.dst}')
+    reference, digest = read_source(args.src, args.sha256)
+    converted = convert_reference_state_dict(state_dict_of(reference, args.src), args.prefix)
+    write_checkpoint(dict(state_dict=converted, meta=source_meta(args.src, 'arc', digest)), args.dst)
+    print(f'{len(converted)} weights converted')
 
 
 if __name__ == '__main__':
-    main()
+    run_as_script(main)

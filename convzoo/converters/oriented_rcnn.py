@@ -1,7 +1,8 @@
 """mmrotate's Oriented R-CNN checkpoints (1.x ``oriented-rcnn-le90_r50_fpn_1x_dota``; 0.x uses the same names) for
 convzoo's :class:`~convzoo.detectors.oriented_rcnn.OrientedRCNN`.
 
-    python -m convzoo.converters.oriented_rcnn oriented-rcnn-le90_r50_fpn_1x_dota-e76858b8.pth OUT.pth
+    python -m convzoo.converters.oriented_rcnn oriented-rcnn-le90_r50_fpn_1x_dota-e76858b8.pth OUT.pth [--sha256 HEX]
+    convzoo convert oriented_rcnn SRC DST [--sha256 HEX]
 
 mmrotate builds Oriented R-CNN from ``mmdet.FasterRCNN`` + ``OrientedRPNHead`` + ``mmdet.StandardRoIHead`` with
 ``mmdet.Shared2FCBBoxHead``, so its keys are Faster R-CNN's, which convzoo keeps::
@@ -19,9 +20,9 @@ convzoo checkpoint (load it strictly with ``convzoo test`` or the Inferencer).
 """
 from __future__ import annotations
 
-from convzoo.core.checkpoint import save_checkpoint_atomic, state_dict_of
+from convzoo.converters.common import converter_parser, read_source, run_as_script, source_meta, write_checkpoint
+from convzoo.core.checkpoint import state_dict_of
 from convzoo.core.errors import ConversionError
-from convzoo.core.safe_load import load_checkpoint_file
 
 RPN_REG = 'rpn_head.rpn_reg.weight'
 RPN_CLS = 'rpn_head.rpn_cls.weight'
@@ -56,24 +57,19 @@ def convert_mmrotate_state_dict(state_dict: dict) -> dict:
     return converted
 
 
-def main(argv=None) -> None:
-    """``python -m convzoo.converters.oriented_rcnn MMROTATE.pth OUT.pth``"""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Convert an mmrotate Oriented R-CNN checkpoint for convzoo's "
-                                                 'OrientedRCNN.')
-    parser.add_argument('src')
-    parser.add_argument('dst')
+def main(argv=None, prog=None) -> None:
+    """``python -m convzoo.converters.oriented_rcnn MMROTATE.pth OUT.pth [--sha256 HEX]``"""
+    parser = converter_parser("Convert an mmrotate Oriented R-CNN checkpoint for convzoo's OrientedRCNN.", prog)
     args = parser.parse_args(argv)
-    checkpoint = load_checkpoint_file(args.src)
+    checkpoint, digest = read_source(args.src, args.sha256)
     converted = convert_mmrotate_state_dict(state_dict_of(checkpoint, args.src))
-    meta = dict(converted_from=args.src.rsplit('/', 1)[-1], model='oriented_rcnn')
-    source_meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
-    if isinstance(source_meta, dict) and isinstance(source_meta.get('dataset_meta'), dict):
-        meta['dataset_meta'] = source_meta['dataset_meta']  # class names for the Inferencer
-    save_checkpoint_atomic(dict(state_dict=converted, meta=meta), args.dst)
-    print(f'{len(converted)} weights written to {args.dst}')
+    meta = source_meta(args.src, 'oriented_rcnn', digest)
+    original_meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if isinstance(original_meta, dict) and isinstance(original_meta.get('dataset_meta'), dict):
+        meta['dataset_meta'] = original_meta['dataset_meta']  # class names for the Inferencer
+    write_checkpoint(dict(state_dict=converted, meta=meta), args.dst)
+    print(f'{len(converted)} weights converted')
 
 
 if __name__ == '__main__':
-    main()
+    run_as_script(main)

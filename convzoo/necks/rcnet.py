@@ -17,10 +17,13 @@ A neck replacing FPN, from backbone C3-C5 to P3-P7 (``out_channels`` each):
 """
 from __future__ import annotations
 
+import logging
+
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS
+from mmengine.logging import print_log
 from mmengine.model import BaseModule, constant_init, xavier_init
 from torch import nn
 
@@ -276,6 +279,20 @@ class CSN(ResetAfterInit, BaseModule):
         return (first, *rest)
 
 
+EXTRA_CONVS_VALUES = (False, None, True, 'on_input', 'on_lateral', 'on_output')  # FPN's; RCFPN takes any, uses none
+
+
+def note_ignored_extra_convs(add_extra_convs) -> None:
+    """Accept FPN's ``add_extra_convs`` as the official RCFPN does (its configs pass ``'on_input'``, inherited from
+    FPN) and, like it, build no extra convs; say so once per neck built, since a user may expect them."""
+    if add_extra_convs not in EXTRA_CONVS_VALUES:
+        raise ValueError(f'RCNet: add_extra_convs={add_extra_convs!r} is none of FPN\'s values '
+                         f'{EXTRA_CONVS_VALUES}; RCNet ignores it anyway (P6/P7 are pooled), so leave it out')
+    if add_extra_convs:
+        print_log(f'RCNet: add_extra_convs={add_extra_convs!r} is ignored, as in the official RCFPN: P6/P7 come '
+                  'from a 1x1 conv and max-pooling, not from extra convs', logger='current', level=logging.INFO)
+
+
 @MODELS.register_module(name=['RCNet', 'RCFPN'])
 class RCNet(ResetAfterInit, BaseModule):
     """RevFP + CSN neck: backbone levels ``start_level`` .. ``end_level`` (exactly 3) -> 5 output levels.
@@ -290,9 +307,7 @@ class RCNet(ResetAfterInit, BaseModule):
                  out_conv_cfg: dict | None = dict(type='DCNv2', deform_groups=2),
                  act_cfg: dict | None = dict(type='ReLU', inplace=False), dcn_impl: str = 'auto', init_cfg=None):
         super().__init__(init_cfg)
-        if add_extra_convs:
-            raise ValueError(f'RCNet: add_extra_convs={add_extra_convs!r} is not supported: P6/P7 come from a '
-                             '1x1 conv and max-pooling (set add_extra_convs=False)')
+        note_ignored_extra_convs(add_extra_convs)
         if num_outs != NUM_LEVELS:
             raise ValueError(f'RCNet: num_outs={num_outs}, but RevFP and CSN are defined for {NUM_LEVELS} '
                              'output levels (3 backbone levels + 2 pooled extra levels)')

@@ -84,7 +84,7 @@ def test_csn_after_any_five_level_pyramid_keeps_shapes_and_adds_to_each_level():
 
 def test_bad_arguments_are_refused_with_the_reason():
     with pytest.raises(ValueError, match='add_extra_convs'):
-        build(add_extra_convs='on_input')
+        build(add_extra_convs='on_top')
     with pytest.raises(ValueError, match='num_outs=6'):
         build(num_outs=6)
     with pytest.raises(ValueError, match=r'exactly 3 backbone levels'):

@@ -25,25 +25,25 @@ def _adapter(config: str):
 def test_segmentation_scores_resized_in_bands_equal_the_whole_map():
     task, model = _adapter('configs/deeplab_v2/demo/deeplabv2_aspp-l_r101_cityscapes_demo.py')
     image = _photo(301, 403)
-    whole = task.predict(model, [image])[0]['_label_map']
+    whole = task.predict(model, [image])[0]['sem_seg']
     task.tiling.update(above_pixels=1000, band_rows=37)  # now 'large': scores kept small, resized in bands
     banded = task.predict(model, [image, image[:20, :20]])
-    assert banded[0]['_label_map'].shape == whole.shape == image.shape[:2]
-    assert (banded[0]['_label_map'] == whole).mean() > 0.999  # only float ties may differ
-    assert banded[1]['_label_map'].shape == (20, 20)  # a small image in the same batch takes the usual path
+    assert banded[0]['sem_seg'].shape == whole.shape == image.shape[:2]
+    assert (banded[0]['sem_seg'] == whole).mean() > 0.999  # only float ties may differ
+    assert banded[1]['sem_seg'].shape == (20, 20)  # a small image in the same batch takes the usual path
 
 
 @pytest.mark.parametrize('config, tolerance', [('configs/espcn/demo/espcn_x3_t91_demo.py', 1)])
 def test_restoration_tiles_above_the_size_and_matches_the_whole_image(config, tolerance):
     task, model = _adapter(config)
     image = _photo(150, 130)
-    whole = task.predict(model, [image])[0]['_image']
+    whole = task.predict(model, [image])[0]['pred_img']
     assert not model.test_cfg.get('tile')
     task.tiling.update(above_pixels=1000, tile=64, overlap=32)
     calls = []
     forward = model.run_network
     model.run_network = lambda x: calls.append(x.shape) or forward(x)
-    tiled = task.predict(model, [image])[0]['_image']
+    tiled = task.predict(model, [image])[0]['pred_img']
     assert len(calls) > 1 and all(max(s[-2:]) <= 64 for s in calls)  # it did run in tiles
     assert not model.test_cfg.get('tile')  # and left the config as it was
     assert tiled.shape == whole.shape and np.abs(tiled.astype(int) - whole).max() <= tolerance

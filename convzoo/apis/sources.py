@@ -16,9 +16,9 @@ import os.path as osp
 import queue
 import threading
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np

@@ -5,10 +5,10 @@
 
 Detection: 1. generates the embedded COCO-format dataset (once), 2. trains with ``convzoo train``, 3. evaluates
 COCO bbox mAP with ``convzoo test`` (pycocotools), 4. draws the detections on held-out images and the loss curve,
-5. runs the detector on a short video made from held-out images (annotated MP4 through the inference API), 6. prints
-where everything went. Rotated: both models trained the same way in one run, evaluated with the DOTA metric on
-merged full images, then used through the inference API on a large image made of four validation images (split
-and merged automatically); writes ``<work-dir>/summary.json``.
+5. runs the detector on a short video made from held-out images (an annotated H.264 MP4 that browsers play, through
+the inference API), 6. prints where everything went. Rotated: both models trained the same way in one run,
+evaluated with the DOTA metric on merged full images, then used through the inference API on a large image made of
+four validation images (split and merged automatically); writes ``<work-dir>/summary.json``.
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def write_montage(task, images: list[str], results: list[dict], path: str, scale
     tiles = []
     for image, result in zip(images, results):
         big = cv2.resize(cv2.imread(image), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-        scaled = dict(result, boxes=[[v * scale for v in box] for box in result['boxes']])
+        scaled = dict(result, bboxes=[[v * scale for v in box] for box in result['bboxes']])
         tiles.append(np.pad(task.draw(big, scaled), ((4, 4), (4, 4), (0, 0)), constant_values=255))
     rows = [np.concatenate(tiles[i:i + 2], axis=1) for i in range(0, len(tiles), 2)]
     cv2.imwrite(path, np.concatenate(rows, axis=0))
@@ -71,6 +71,14 @@ def read_losses(work_dir: str) -> list[tuple[int, float]]:
         if 'loss' in entry and 'step' in entry:
             losses.append((entry['step'], entry['loss']))
     return losses
+
+
+def loss_curve_title(config: str) -> str:
+    """The loss curve's title: the config's name and the model type it trains (nothing hard-coded, so every
+    demo config gets its own)."""
+    from convzoo.core.config import load_config
+    model = load_config(config).model
+    return f'{osp.splitext(osp.basename(config))[0]} ({model.get("type", "model")}): training loss'
 
 
 def plot_losses(losses, path: str, title: str) -> None:
@@ -88,21 +96,24 @@ def plot_losses(losses, path: str, title: str) -> None:
 
 def write_shapes_video(path: str, dataset: str = 'coco_shapes', image_ids=range(1, 9), frames_per_image: int = 8,
                        fps: float = 8.0, drift: float = 6.0) -> str:
-    """An MP4 clip of val images ``image_ids`` of an embedded dataset, each held for a moment with a slow drift so
-    that drawn boxes visibly follow the objects; returns ``path``."""
+    """An MP4 clip (H.264: it plays in a browser too) of val images ``image_ids`` of an embedded dataset, each held
+    for a moment with a slow drift so that drawn boxes visibly follow the objects; returns ``path``."""
+    from convzoo.apis.outputs import write_atomic
+    from convzoo.apis.video import open_video_writer
     from convzoo.core.embedded import ensure_embedded
     root = ensure_embedded(dataset)
     images = [cv2.imread(str(root / 'val' / f'{i:05d}.jpg')) for i in image_ids]
     h, w = images[0].shape[:2]
-    tmp = f'{path}.part.mp4'
-    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*'mp4v'), fps, (w, h))
-    for image in images:
-        for step in range(frames_per_image):
-            shift = drift * (step / max(frames_per_image - 1, 1) - 0.5)
-            warp = np.float32([[1, 0, shift], [0, 1, shift / 2]])
-            writer.write(cv2.warpAffine(image, warp, (w, h), borderMode=cv2.BORDER_REFLECT))
-    writer.release()
-    os.replace(tmp, path)
+
+    def write(tmp: str) -> None:
+        writer = open_video_writer(tmp, fps, (w, h))
+        for image in images:
+            for step in range(frames_per_image):
+                shift = drift * (step / max(frames_per_image - 1, 1) - 0.5)
+                warp = np.float32([[1, 0, shift], [0, 1, shift / 2]])
+                writer.write(cv2.warpAffine(image, warp, (w, h), borderMode=cv2.BORDER_REFLECT))
+        writer.release()
+    write_atomic(path, write)
     return path
 
 
@@ -130,7 +141,7 @@ def detection_demo(args) -> int:
     write_montage(infer.task, images, results, picture)
     losses = read_losses(args.work_dir)
     curve = osp.join(args.work_dir, 'loss_curve.png')
-    plot_losses(losses, curve, f'{osp.splitext(osp.basename(args.config))[0]}: training loss')
+    plot_losses(losses, curve, loss_curve_title(args.config))
     video = annotated_demo_video(args.config, checkpoint, osp.join(args.work_dir, 'video'))
 
     print('\n' + '=' * 72)
@@ -140,7 +151,8 @@ def detection_demo(args) -> int:
     print(f'  COCO bbox mAP      : {metrics["coco/bbox_mAP"]:.3f} (mAP50 {metrics["coco/bbox_mAP_50"]:.3f}, '
           f'mAP75 {metrics["coco/bbox_mAP_75"]:.3f}) on the embedded val split')
     print(f'  held-out images    : {", ".join(osp.basename(p) for p in images)} of the val split -> '
-          f'{", ".join(str(len(r["boxes"])) for r in results)} detections')
+          f'{", ".join(str(len(infer.task.kept(r))) for r in results)} detections at score >= '
+          f'{infer.task.score_thr}')
     print(f'  picture            : {osp.abspath(picture)}')
     print(f'  per-image outputs  : {osp.abspath(vis_dir)}')
     print(f'  loss curve         : {osp.abspath(curve)}')
@@ -170,8 +182,9 @@ def rotated_demo(args) -> int:
               f'test {summary[name]["test_wall_s"]} s)', flush=True)
     image = large_test_image(str(ensure_embedded('dota_objects')), osp.join(args.work_dir, 'val_2x2.jpg'))
     arc = summary['ARC-ResNet-50']
-    result = Inferencer(arc['config'], arc['checkpoint'])(image, out_dir=osp.join(args.work_dir, 'vis'))[0]
-    summary['inference'] = dict(image=image, detections=len(result['scores']),
+    infer = Inferencer(arc['config'], arc['checkpoint'])
+    result = infer(image, out_dir=osp.join(args.work_dir, 'vis'))[0]
+    summary['inference'] = dict(image=image, detections=len(infer.task.kept(result)),
                                 drawn=osp.join(args.work_dir, 'vis', 'val_2x2.jpg'))
     with open(osp.join(args.work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)

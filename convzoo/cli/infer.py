@@ -5,8 +5,11 @@
 
 Images give drawn images and JSON named after the input's path relative to the folder (or to the glob's folder
 before its first wildcard), e.g. sub/x.jpg and sub/x.json; inputs that would share a name keep their extension in
-it (x_jpg.jpg, x_png.jpg). A video gives a drawn video with the input's frame rate and size, and <name>.json with
-every frame's results, the number of frames that could not be decoded and whether the run was complete.
+it (x_jpg.jpg, x_png.jpg). A video gives a drawn H.264 MP4 (plays in browsers) with the input's frame rate and size,
+and <name>.json with every frame's results, the number of frames that could not be decoded and whether the run was
+complete. JSON keys follow mmdet: bboxes, scores, labels, label_names (detection; rotated: bboxes are le90
+cx, cy, w, h, angle in radians, plus polygons), sem_seg_file (segmentation: the label map PNG), pred_img_file
+(restoration), with source, frame, skipped, reason and notes for every input.
 OUT_DIR/summary.json lists the inputs processed and the inputs skipped with the reason. --out-dir may not be the
 folder read (nor lie inside it) nor the folder of an input file.
 
@@ -34,9 +37,13 @@ def main(argv=None, prog=None) -> int:
     parser.add_argument('checkpoint', help='checkpoint file (weights are loaded weights-only)')
     parser.add_argument('source', help='image file, folder, glob pattern (quoted) or video file')
     parser.add_argument('--out-dir', default='work_dirs/infer', help='where drawn outputs and JSON go')
-    parser.add_argument('--score-thr', type=float, default=0.3, help='detections below this score are dropped')
-    parser.add_argument('--batch-size', type=int, default=4, help='images (or video frames) per forward pass')
-    parser.add_argument('--device', default='cpu', help="torch device to run on, e.g. 'cpu' or 'cuda:0'")
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='detection: draw and write to JSON the detections scoring at least this (default 0.3); '
+                             'the Python API returns every detection whatever the threshold')
+    parser.add_argument('--batch-size', type=int, default=4,
+                        help='images (or video frames) per forward pass (default 4); lower it if memory runs short')
+    parser.add_argument('--device', default='cpu',
+                        help="torch device to run on: 'cpu' (default), 'cuda' or 'cuda:N' for the N-th GPU")
     parser.add_argument('--frame-json', action='store_true', help='video: also write one JSON file per frame')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.test_cfg.tile=512')

@@ -45,10 +45,10 @@ def test_inference_on_image_array_and_video_gives_upscaled_outputs(trained, tmp_
     infer = Inferencer(DEMO, str(ckpt))
     image = cv2.imread('data/embedded/sr_photos/test/lq_x3/chelsea.png')
     by_path = infer('data/embedded/sr_photos/test/lq_x3/chelsea.png', out_dir=str(tmp_path))[0]
-    assert by_path['_image'].shape == (image.shape[0] * 3, image.shape[1] * 3, 3)
-    assert cv2.imread(str(tmp_path / 'chelsea.png')).shape == by_path['_image'].shape
-    assert '_image' not in json.loads((tmp_path / 'chelsea.json').read_text())
-    assert np.array_equal(infer(image)[0]['_image'], by_path['_image'])
+    assert by_path['pred_img'].shape == (image.shape[0] * 3, image.shape[1] * 3, 3)
+    assert cv2.imread(str(tmp_path / 'chelsea.png')).shape == by_path['pred_img'].shape
+    assert json.loads((tmp_path / 'chelsea.json').read_text())['pred_img_file'] == 'chelsea.png'
+    assert np.array_equal(infer(image)[0]['pred_img'], by_path['pred_img'])
     assert isinstance(infer.model.generator, ESPCNInference)  # the fast form, made once the weights are loaded
     video = str(tmp_path / 'clip.mp4')
     writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*'mp4v'), 4.0, (48, 32))
@@ -56,7 +56,7 @@ def test_inference_on_image_array_and_video_gives_upscaled_outputs(trained, tmp_
         writer.write(np.ascontiguousarray(image[i * 8:i * 8 + 32, :48]))
     writer.release()
     results = infer(video, out_dir=str(tmp_path / 'video'))
-    assert len(results) == 3 and all('_image' not in r for r in results)
+    assert len(results) == 3 and all(r['pred_img'].shape == (96, 144, 3) for r in results)
     cap = cv2.VideoCapture(str(tmp_path / 'video/clip.mp4'))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     assert (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))) == (144, 96)
@@ -70,7 +70,7 @@ def test_odd_gray_rgba_and_16_bit_inputs_are_restored_at_their_size(trained, tmp
                       'deep': gray.astype(np.uint16)[..., None].repeat(3, 2) * 257}.items():
         cv2.imwrite(str(tmp_path / f'{name}.png'), img)
         result = infer(str(tmp_path / f'{name}.png'))[0]
-        assert result['_image'].shape == (39, 51, 3) and result['notes'], name
+        assert result['pred_img'].shape == (39, 51, 3) and result['notes'], name
 
 
 def test_missing_pair_member_is_one_clear_error(run_tool, tmp_path):

@@ -445,7 +445,7 @@ def test_predictions_survive_split_and_merge_once_each(tmp_path):
     image = np.full((600, 700, 3), 90, np.uint8)
     result = infer(image, progress=False)[0]
     assert len(origins) > 4 and not pending
-    found = np.array(result['rboxes'])
+    found = np.array(result['bboxes'])
     assert len(found) == len(objects) and set(result['labels']) == {0}
     distance = np.linalg.norm(found[:, None, :2] - objects[None, :, :2], axis=-1)
     assert sorted(distance.argmin(1).tolist()) == list(range(len(objects)))  # each object exactly once

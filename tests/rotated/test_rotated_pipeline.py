@@ -61,7 +61,7 @@ def test_inference_on_large_image_folder_and_video(trained, dota_root, tmp_path)
     tiles = [cv2.imread(str(dota_root / 'val' / 'images' / f'P{i:04d}.jpg')) for i in range(2)]
     large = np.hstack([t[:, :200] for t in tiles])  # 400 x 384: split into four 256 patches and merged
     result = infer(large, out_dir=str(tmp_path / 'large'), progress=False)[0]
-    assert len(result['polygons']) == len(result['rboxes']) == len(result['scores']) > 0
+    assert len(result['polygons']) == len(result['bboxes']) == len(result['scores']) > 0
     assert all(len(p) == 8 for p in result['polygons'])
     assert cv2.imread(str(tmp_path / 'large' / 'array.jpg')).shape == large.shape
     folder = tmp_path / 'images'

@@ -1,7 +1,10 @@
 """Inference adapter for restoration / super-resolution models (the protocol is in :mod:`convzoo.apis.adapters`).
 
-The restored image is returned under ``_image`` (BGR uint8, the input's size times the model's scale); the
-Inferencer writes it as the output image or video frame and keeps ``_``-prefixed entries out of its JSON files.
+A result holds ``pred_img``, the restored image (an H x W x 3 BGR uint8 numpy array, the input's size times the
+model's scale), with ``input_size``, ``output_size`` (width, height) and ``scale``. The Inferencer writes
+``pred_img`` as the output image (lossless PNG) or video frame, which the JSON names (``pred_img_file``) instead of
+holding the pixels. With ``return_datasamples`` it is a BaseDataElement whose ``pred_img`` is a (3, H, W) uint8 RGB
+tensor (the layout of the model's own ``pred_img``).
 Large inputs are tiled according to the config's ``model.test_cfg`` (``tile``, ``tile_overlap``), and any input
 above ``infer_tiling.above_pixels`` (default 2048 x 2048) is tiled even when the config does not ask for it.
 Networks with an ``optimize_for_inference()`` method (ESPCN) run in that faster, equal form on CPU, made on the
@@ -10,11 +13,13 @@ first prediction, once the checkpoint is loaded.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import ClassVar
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.structures import BaseDataElement
 
 from convzoo.core.registry import MODELS
 from convzoo.tasks.restoration.metrics import to_uint8_hwc
@@ -29,6 +34,8 @@ class RestorationTask:
     priority = 10
 
     image_ext = '.png'  # lossless: the output is an image, not an annotation drawn over one
+    datasample_type = BaseDataElement
+    array_files: ClassVar[dict] = {'pred_img': None}  # result key -> file holding it (None: the drawn output itself)
 
     @classmethod
     def matches(cls, cfg: Config) -> bool:
@@ -87,12 +94,18 @@ class RestorationTask:
             with self.tiled_if_large(model, image.shape[0] * image.shape[1]):
                 sample = model.predict(data['inputs'], data['data_samples'], with_baseline=False)[0]
             out = to_uint8_hwc(sample.pred_img)[..., ::-1]
-            results.append(dict(input_size=list(image.shape[1::-1]), output_size=list(out.shape[1::-1]),
-                                scale=self.scale, _image=np.ascontiguousarray(out)))
+            results.append(dict(pred_img=np.ascontiguousarray(out), input_size=list(image.shape[1::-1]),
+                                output_size=list(out.shape[1::-1]), scale=self.scale))
         return results
 
+    def to_json(self, result: dict) -> dict:
+        return {key: result[key] for key in ('input_size', 'output_size', 'scale')}
+
+    def fill_datasample(self, sample: BaseDataElement, result: dict) -> None:
+        sample.pred_img = torch.from_numpy(np.ascontiguousarray(result['pred_img'][..., ::-1])).permute(2, 0, 1)
+
     def draw(self, image: np.ndarray, result: dict) -> np.ndarray:
-        return result['_image']
+        return result['pred_img']
 
 
 ADAPTER = RestorationTask

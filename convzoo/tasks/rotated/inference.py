@@ -3,7 +3,12 @@
 Serves configs whose model uses a rotated head or whose test set is a :class:`DOTADataset`; it outranks the plain
 detection adapter. Images larger than the patch size are split into overlapping patches, detected patch by patch
 and merged with rotated NMS (``infer_split = dict(size=1024, gap=200, iou_thr=0.1)`` in the config, or the
-defaults). Results carry le90 boxes ``(cx, cy, w, h, theta)`` and their 4-point polygons; drawings are polygons.
+defaults).
+
+A result has the detection keys: ``bboxes`` are rotated boxes ``(cx, cy, w, h, angle)`` in the le90 convention of
+:mod:`convzoo.structures.rotated_boxes` (mmrotate's): pixels, ``w >= h``, ``angle`` in radians in [-pi/2, pi/2),
+from the +x axis to the width side, positive clockwise as displayed (towards +y). ``polygons`` holds each box's
+four corners ``(x1, y1, ..., x4, y4)``. Drawings are the polygons with their labels.
 """
 from __future__ import annotations
 
@@ -13,14 +18,16 @@ import torch
 from mmengine.config import Config
 
 from convzoo.core.config import walk
-from convzoo.structures.rotated_boxes import rbox_to_poly
-from convzoo.tasks.detection.inference import DetectionTask
+from convzoo.structures.rotated_boxes import RotatedBoxes, rbox_to_poly
+from convzoo.tasks.adapter import LabelLayout, line_thickness
+from convzoo.tasks.detection.inference import BOX_DECIMALS, DetectionTask, rounded
 from convzoo.tasks.rotated.dota import DOTADataset
 from convzoo.tasks.rotated.metric import boxes_to_numpy
 from convzoo.tasks.rotated.split import predict_large_image
 
 ROTATED_MODEL_TYPES = ('RotatedRetinaHead', 'OrientedRCNN')
 DEFAULT_SPLIT = dict(size=1024, gap=200, iou_thr=0.1)
+ANGLE_DECIMALS = 4  # radians: 1e-4 rad moves a 1000 px box's corner by 0.05 px
 
 
 def is_rotated_config(cfg: Config) -> bool:
@@ -57,23 +64,36 @@ class RotatedDetectionTask(DetectionTask):
             boxes, scores, labels = predict_large_image(
                 image, lambda patches: self._predict_patches(model, patches), self.split['size'],
                 self.split['gap'], self.split['iou_thr'])
-            keep = scores >= self.score_thr
-            boxes, scores, labels = boxes[keep], scores[keep], labels[keep].astype(int)
-            results.append(dict(rboxes=boxes.round(3).tolist(), polygons=rbox_to_poly(boxes).round(2).tolist(),
-                                scores=scores.round(4).tolist(), labels=labels.tolist(),
-                                class_names=[self.classes[i] for i in labels], box_format='le90 cx cy w h theta'))
+            labels = labels.astype(int).tolist()
+            results.append(dict(bboxes=boxes.tolist(), polygons=rbox_to_poly(boxes).tolist(),
+                                scores=scores.tolist(), labels=labels,
+                                label_names=[self.classes[i] for i in labels]))
         return results
 
+    def to_json(self, result: dict) -> dict:
+        """As for upright boxes, with the polygons; centre, sides and corners to 0.01 px, the angle to 1e-4 rad."""
+        polygons = [result['polygons'][i] for i in self.kept(result)]
+        return dict(super().to_json(result), polygons=rounded(polygons, BOX_DECIMALS))
+
+    def json_boxes(self, boxes: list) -> list:
+        return [rounded(box[:4], BOX_DECIMALS) + rounded(box[4:], ANGLE_DECIMALS) for box in boxes]
+
+    def fill_datasample(self, sample, result: dict) -> None:
+        sample.pred_instances = self.instances(result, RotatedBoxes(torch.tensor(result['bboxes']).reshape(-1, 5)))
+
     def draw(self, image: np.ndarray, result: dict) -> np.ndarray:
+        """Polygons at or above ``score_thr``, then labels on a background, centred over each polygon's top."""
         canvas = image.copy()
-        thickness = max(1, round(min(image.shape[:2]) / 400))
-        for poly, score, label in zip(result['polygons'], result['scores'], result['labels']):
-            points = np.round(np.asarray(poly).reshape(4, 2) - 0.5).astype(np.int32)
-            colour = self.palette[label][::-1]  # RGB palette -> BGR canvas
-            cv2.polylines(canvas, [points], True, colour, thickness, cv2.LINE_AA)
-            top = points[points[:, 1].argmin()]
-            cv2.putText(canvas, f'{self.classes[label]} {score:.2f}', (int(top[0]), max(int(top[1]) - 3, 8)),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.3 * thickness, colour, 1, cv2.LINE_AA)
+        keep = self.best_first(result)
+        thickness = line_thickness(image.shape)
+        corners = {i: np.round(np.asarray(result['polygons'][i]).reshape(4, 2) - 0.5).astype(np.int32) for i in keep}
+        for i in keep:
+            cv2.polylines(canvas, [corners[i]], True, self.colour(result['labels'][i]), thickness, cv2.LINE_AA)
+        layout = LabelLayout(canvas)
+        for i in keep:
+            top = corners[i][corners[i][:, 1].argmin()]
+            region = (*corners[i].min(0).tolist(), *corners[i].max(0).tolist())  # the polygon's upright extent
+            layout.draw(self.label_text(result, i), self.colour(result['labels'][i]), region, centre_x=float(top[0]))
         return canvas
 
 

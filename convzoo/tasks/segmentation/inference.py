@@ -1,7 +1,9 @@
 """Inference adapter for mmseg segmentors (the protocol is in :mod:`convzoo.apis.adapters`).
 
-Per image: the drawn output is a colour overlay of the predicted classes, ``extra_images`` adds the label map
-(class index per pixel, 8-bit PNG ``<name>_labels.png``), and the JSON lists the fraction of pixels per class.
+A result holds ``sem_seg`` (the label map: class index per pixel, an H x W uint8 numpy array, as mmseg's
+``pred_sem_seg``) and ``class_fractions`` (the fraction of pixels per class present). The drawn output is a colour
+overlay of the predicted classes with a legend of the classes present (most pixels first); the label map is written
+as the 8-bit PNG ``<name>_labels.png``, which the JSON names (``sem_seg_file``). ``score_thr`` does not apply.
 A config whose ``model.test_cfg.crf`` is set (``CRFEncoderDecoder``) refines the labels with the dense CRF.
 
 Bounded memory: mmseg resizes the class scores to the original image size before the argmax (19 float maps: 2.7 GB
@@ -11,12 +13,16 @@ band is ever held at full size; a CRF's labels are enlarged by nearest neighbour
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
-from convzoo.tasks.adapter import PipelineAdapter
+from convzoo.tasks.adapter import PipelineAdapter, draw_legend
 
 OVERLAY_OPACITY = 0.5
 DEFAULT_TILING = dict(above_pixels=2048 * 2048, band_rows=256)
@@ -50,6 +56,8 @@ class SegmentationTask(PipelineAdapter):
 
     scope = 'mmseg'
     annotation_steps = ('LoadAnnotations', 'CheckSegSample')
+    datasample_type = SegDataSample
+    array_files: ClassVar[dict] = {'sem_seg': '_labels.png'}  # result key -> the file beside the drawn output
 
     def __init__(self, cfg, score_thr: float = 0.3):
         super().__init__(cfg, score_thr)
@@ -73,7 +81,7 @@ class SegmentationTask(PipelineAdapter):
             labels = self._large_image_labels(model, image) if self.is_large(image) else next(small_labels)
             counts = np.bincount(labels.ravel(), minlength=len(self.classes))
             fractions = {self.classes[i]: round(float(c) / labels.size, 5) for i, c in enumerate(counts) if c}
-            results.append(dict(class_fractions=fractions, _label_map=labels))
+            results.append(dict(sem_seg=labels, class_fractions=fractions))
         return results
 
     def _large_image_labels(self, model: torch.nn.Module, image: np.ndarray) -> np.ndarray:
@@ -88,13 +96,20 @@ class SegmentationTask(PipelineAdapter):
             return cv2.resize(small, size[::-1], interpolation=cv2.INTER_NEAREST)
         return resize_scores_to_labels(sample.seg_logits.data, size, model.align_corners, self.tiling['band_rows'])
 
-    def draw(self, image: np.ndarray, result: dict) -> np.ndarray:
-        colours = np.array([p[::-1] for p in self.palette], np.uint8)  # RGB palette -> BGR canvas
-        overlay = colours[result['_label_map']]
-        return (image * (1 - OVERLAY_OPACITY) + overlay * OVERLAY_OPACITY).round().astype(np.uint8)
+    def to_json(self, result: dict) -> dict:
+        return dict(class_fractions=result['class_fractions'])
 
-    def extra_images(self, result: dict) -> dict[str, np.ndarray]:
-        return {'_labels.png': result['_label_map']}
+    def fill_datasample(self, sample: SegDataSample, result: dict) -> None:
+        sample.pred_sem_seg = PixelData(data=torch.from_numpy(result['sem_seg'].astype(np.int64))[None])
+
+    def draw(self, image: np.ndarray, result: dict) -> np.ndarray:
+        """The classes as a colour overlay, with a legend of the classes present, most pixels first."""
+        colours = np.array([self.colour(i) for i in range(len(self.classes))], np.uint8)
+        overlay = colours[result['sem_seg']]
+        canvas = (image * (1 - OVERLAY_OPACITY) + overlay * OVERLAY_OPACITY).round().astype(np.uint8)
+        present = sorted(result['class_fractions'].items(), key=lambda item: -item[1])
+        draw_legend(canvas, [(name, self.colour(self.classes.index(name))) for name, _ in present])
+        return canvas
 
 
 ADAPTER = SegmentationTask

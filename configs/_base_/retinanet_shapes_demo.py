@@ -41,11 +41,11 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=8, num_workers=2,
-    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/train.json',
+    dataset=dict(type='EmbeddedCocoDataset', data_root=data_root, metainfo=metainfo, ann_file='annotations/train.json',
                  data_prefix=dict(img=''), pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8, num_workers=2,
-    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/val.json',
+    dataset=dict(type='EmbeddedCocoDataset', data_root=data_root, metainfo=metainfo, ann_file='annotations/val.json',
                  data_prefix=dict(img=''), pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/val.json')

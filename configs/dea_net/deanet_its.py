@@ -43,3 +43,4 @@ test_cfg = dict(type='TestLoop')
 
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=5000, max_keep_ckpts=2,
                                      save_best='PSNR', rule='greater'))
+auto_scale_lr = dict(enable=False, base_batch_size=16)  # the reference's batch

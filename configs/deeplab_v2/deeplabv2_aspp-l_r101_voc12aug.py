@@ -38,6 +38,7 @@ train_dataloader = dict(
     ]))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+auto_scale_lr = dict(enable=False, base_batch_size=10)  # the paper's batch of 10
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4),
                      paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=20000, by_epoch=False)]

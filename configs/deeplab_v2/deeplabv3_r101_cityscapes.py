@@ -11,6 +11,7 @@ model = dict(type='CRFEncoderDecoder', pretrained=None,
 train_dataloader = dict(dataset=dict(pipeline={{_base_.checked_train_pipeline}}))  # samples checked, as in v2
 val_dataloader = dict(dataset=dict(pipeline={{_base_.checked_test_pipeline}}))
 test_dataloader = val_dataloader
+auto_scale_lr = dict(enable=False, base_batch_size=8)  # mmseg's 4 GPUs x 2 images
 val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']),
                  dict(type='CityscapesOfficialMetric', output_dir='work_dirs/cityscapes_official_predictions')]
 test_evaluator = val_evaluator

@@ -16,3 +16,4 @@ optim_wrapper = dict(_delete_=True, type='OptimWrapper', optimizer=dict(type='Ad
 param_scheduler = []
 train_cfg = dict(max_epochs=30)
 custom_hooks = [dict(type='RestorationVisHook', max_images=4, interval=10)]
+auto_scale_lr = dict(enable=False, base_batch_size=4)  # pytorch/examples' --batchSize 4

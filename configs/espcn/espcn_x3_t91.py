@@ -52,3 +52,4 @@ default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_kee
 custom_hooks = [dict(type='EarlyStoppingHook', monitor='PSNR_Y', rule='greater', patience=100, min_delta=0.0),
                 dict(type='RestorationVisHook', max_images=4, interval=50)]
 log_processor = dict(by_epoch=True)
+auto_scale_lr = dict(enable=False, base_batch_size=16)  # the recipe's batch

@@ -49,3 +49,4 @@ default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep
 custom_hooks = [dict(type='RestorationMixupHook', start_epoch=5, alpha=1.2),
                 dict(type='RestorationVisHook', max_images=4)]
 log_processor = dict(by_epoch=True)
+auto_scale_lr = dict(enable=False, base_batch_size=16)  # the reference's batch

@@ -8,13 +8,21 @@ the 3x3 conv that carries the block's stride and dilation. Output shapes are tho
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+if __name__ == '__main__':
+    # `python -m convzoo.backbones.arc_resnet SRC DST` (the weight conversion's first documented name): the package
+    # import has already registered this module's classes, so running its body again as `__main__` would register
+    # them twice. Hand over to the converter before that; by name, as a backbone must not import a converter.
+    import runpy
+    runpy.run_module('convzoo.converters.arc_resnet', run_name='__main__', alter_sys=True)
+    raise SystemExit(0)
 
-from mmdet.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
-from mmdet.registry import MODELS
-from torch import nn
+from collections.abc import Sequence  # noqa: E402
 
-from convzoo.layers.adaptive_rotated_conv import AdaptiveRotatedConv2d
+from mmdet.models.backbones.resnet import BasicBlock, Bottleneck, ResNet  # noqa: E402
+from mmdet.registry import MODELS  # noqa: E402
+from torch import nn  # noqa: E402
+
+from convzoo.layers.adaptive_rotated_conv import AdaptiveRotatedConv2d  # noqa: E402
 
 # the conv is usable on its own in mmdet configs (e.g. conv_cfg=dict(type='AdaptiveRotatedConv2d'))
 MODELS.register_module(module=AdaptiveRotatedConv2d)

@@ -1,7 +1,8 @@
 """Checks of a config before anything is built, so that a wrong path fails at once by name.
 
-Missing embedded datasets are generated here (and regenerated when their builder changed); COCO annotation files
-are validated with :mod:`convzoo.tasks.detection.coco_validation`.
+Missing embedded datasets are generated here (and regenerated when their builder changed), as the datasets
+themselves do when an upstream tool builds them; COCO annotation files are validated with
+:mod:`convzoo.tasks.detection.coco_validation`.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import torch
 from mmengine.config import Config
 
 from convzoo.core.config import resolve_config_path, walk
-from convzoo.core.embedded import DEFAULT_ROOT, embedded_names, ensure_embedded
+from convzoo.core.embedded import prepare_embedded
 from convzoo.core.errors import AnnotationError, ConfigError
 
 LOADERS = {'train': ('train_dataloader', 'val_dataloader'), 'test': ('test_dataloader',)}
@@ -51,18 +52,9 @@ def _datasets(node: dict, key: str) -> Iterator[tuple[str, dict]]:
         yield from _datasets(d, k)
 
 
-def _embedded_name(data_root: str) -> str | None:
-    parts = Path(data_root).parts
-    base = DEFAULT_ROOT.parts
-    if len(parts) == len(base) + 1 and parts[:len(base)] == base and parts[-1] in embedded_names():
-        return parts[-1]
-    return None
-
-
 def _check_dataset(cfg_path: str, key: str, ds: dict, training: bool) -> None:
     data_root = ds.get('data_root') or ''
-    if data_root and _embedded_name(data_root):  # generated when missing, regenerated when of an older version
-        ensure_embedded(_embedded_name(data_root), data_root)
+    prepare_embedded(data_root)  # generated when missing, regenerated when of an older version (as the datasets do)
     if data_root and not osp.isdir(data_root):
         demo = demo_config_for(cfg_path)
         hint = (f'or run the CPU demo on embedded data: convzoo train {demo}' if demo else

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os.path as osp
 
 from convzoo.cli.common import build_runner, common_parser
+from convzoo.core.errors import ConfigError
 
 
 def parse_args(argv=None, prog=None):
@@ -15,24 +16,48 @@ def parse_args(argv=None, prog=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None, prog=None) -> int:
-    from mmengine.dist import is_main_process
+def _amp_device_available() -> bool:
+    from mmengine import device
+    checks = (device.is_cuda_available, device.is_npu_available, device.is_mlu_available, device.is_musa_available)
+    return any(available() for available in checks)
 
+
+def apply_training_options(cfg, args) -> None:
+    """``--amp`` and ``--auto-scale-lr`` written into ``cfg`` itself (the runner is built from it), refused with one
+    line naming the config when they cannot work."""
+    if args.amp:
+        # mmengine's AmpOptimWrapper asserts a CUDA/NPU/MLU/MUSA device and has no CPU autocast path
+        if not _amp_device_available():
+            raise ConfigError(f'{args.config}: --amp needs a GPU (mmengine\'s AmpOptimWrapper runs on CUDA, NPU, '
+                              'MLU or MUSA devices) and this machine has none; train without --amp')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        scaling = cfg.get('auto_scale_lr') or {}
+        if not isinstance(scaling.get('base_batch_size'), int):
+            raise ConfigError(f'{args.config}: --auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N) in the '
+                              'config: the total batch size its lr was set for')
+        cfg.auto_scale_lr = dict(scaling, enable=True)
+
+
+def training_runner(argv=None, prog=None):
+    """The runner ``convzoo train`` trains with: config, command-line options, pre-flight checks, then the build."""
     from convzoo.cli.common import setup_config
     from convzoo.cli.preflight import preflight
     args = parse_args(argv, prog)
     cfg = setup_config(args)
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.auto_scale_lr:
-        cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr') or {}, enable=True)  # stored in cfg, not a detached copy
+    apply_training_options(cfg, args)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     preflight(cfg, args.config, 'train')
-    runner = build_runner(cfg)
+    return build_runner(cfg)
+
+
+def main(argv=None, prog=None) -> int:
+    from mmengine.dist import is_main_process
+    runner = training_runner(argv, prog)
     runner.train()
     if not is_main_process():
         return 0

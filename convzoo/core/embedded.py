@@ -2,14 +2,23 @@
 
 No dataset can be downloaded here, so demos and tests train and evaluate on data convzoo writes itself. A builder
 writes into a temporary folder that is renamed into place only when complete, and a marker records the builder's
-version, so an interrupted run never leaves a folder that looks complete and a changed builder regenerates.
+version, so an interrupted run never leaves a folder that looks complete and a changed builder regenerates. A lock
+file beside the folder lets one process build while others starting at the same time (ranks, parallel tools) wait
+for it.
+
+The datasets the demo configs name (:class:`GeneratesEmbeddedData` and its users in ``convzoo.tasks``) generate
+their folder on first use: a ``data_root`` of ``data/embedded/<name>`` (relative to the working directory, as
+every upstream dataset resolves it) is built where it points, so mmdet's and mmseg's own tools and ``mim`` need no
+preparation step.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -47,6 +56,39 @@ def is_complete(root: Path, name: str) -> bool:
     return info.get('name') == name and info.get('version') == _BUILDERS[name][1]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _build_lock(root: Path):
+    """Hold an exclusive lock on ``.<folder>.lock`` beside ``root``: one builder at a time across processes."""
+    with open(root.parent / f'.{root.name}.lock', 'a') as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
+        yield
+
+
+def _build(name: str, root: Path, log: Callable[[str], None]) -> None:
+    """Write dataset ``name`` into a temporary folder beside ``root``, then put it in place of any stale copy."""
+    builder, version = _BUILDERS[name]
+    log(f'[convzoo] generating the embedded dataset {name!r} into {root} ...')
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.', dir=root.parent))
+    try:
+        builder(tmp)
+        (tmp / MARKER).write_text(json.dumps({'name': name, 'version': version}))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's folder is private; the dataset is as readable as any folder
+        if root.exists():  # stale: moved aside first, so the final name only ever holds a complete copy
+            stale = Path(tempfile.mkdtemp(prefix=f'.{root.name}.stale.', dir=root.parent))
+            os.replace(root, stale / root.name)
+            shutil.rmtree(stale, ignore_errors=True)
+        os.replace(tmp, root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log(f'[convzoo] embedded dataset {name!r} ready at {root}')
+
+
 def ensure_embedded(name: str, root: str | os.PathLike | None = None, log: Callable[[str], None] = print) -> Path:
     """Return the folder of embedded dataset ``name``, generating it first if it is missing or stale."""
     if name not in _BUILDERS:
@@ -54,22 +96,37 @@ def ensure_embedded(name: str, root: str | os.PathLike | None = None, log: Calla
     root = Path(root) if root is not None else DEFAULT_ROOT / name
     if is_complete(root, name):
         return root
-    builder, version = _BUILDERS[name]
     root.parent.mkdir(parents=True, exist_ok=True)
-    log(f'[convzoo] generating the embedded dataset {name!r} into {root} ...')
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{root.name}.', dir=root.parent))
-    try:
-        builder(tmp)
-        (tmp / MARKER).write_text(json.dumps({'name': name, 'version': version}))
-        if root.exists():
-            if is_complete(root, name):  # another process finished first
-                return root
-            shutil.rmtree(root)
-        os.replace(tmp, root)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    log(f'[convzoo] embedded dataset {name!r} ready at {root}')
+    with _build_lock(root):
+        if not is_complete(root, name):  # else another process built it while this one waited
+            _build(name, root, log)
     return root
+
+
+def embedded_name_of(data_root: str | os.PathLike) -> str | None:
+    """The embedded dataset a ``data_root`` points at (``data/embedded/<name>``, relative or below any folder), or
+    None for other data."""
+    parts = Path(data_root).parts
+    base = DEFAULT_ROOT.parts
+    if len(parts) > len(base) and parts[-len(base) - 1:-1] == base and parts[-1] in _BUILDERS:
+        return parts[-1]
+    return None
+
+
+def prepare_embedded(data_root: str | os.PathLike | None, log: Callable[[str], None] = print) -> None:
+    """Generate the embedded dataset ``data_root`` points at if it is missing or stale; other roots are left alone."""
+    name = embedded_name_of(data_root) if data_root else None
+    if name is not None:
+        ensure_embedded(name, data_root, log)
+
+
+class GeneratesEmbeddedData:
+    """Mixin for a dataset class (first among its bases): a ``data_root=`` keyword naming an embedded dataset is
+    generated before the dataset reads it."""
+
+    def __init__(self, *args, **kwargs):
+        prepare_embedded(kwargs.get('data_root'))
+        super().__init__(*args, **kwargs)
 
 
 def bundled_photos() -> dict[str, np.ndarray]:

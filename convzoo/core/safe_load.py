@@ -6,6 +6,14 @@
 loaders end in ``torch.hub.load_state_dict_from_url``, which unpickles everything (weights-only off): a file placed
 in the hub cache would run code. :func:`install_loaders` replaces every scheme of mmengine's ``CheckpointLoader``
 (used by ``init_cfg=dict(type='Pretrained', ...)``, ``load_from`` and ``--resume``) with these loaders.
+
+mmengine's log buffers (``HistoryBuffer`` in a checkpoint's ``message_hub``) are rebuilt from plain data. A plain
+mmengine run pickles each buffer's statistics functions as ``getattr(HistoryBuffer, 'mean')`` (protocol 2 reaches
+a method through ``builtins.getattr``); torch's unpickler resolves ``builtins.getattr`` to
+:func:`_log_buffer_attribute`, which answers only those four (class, name) pairs, with a token, and refuses any
+other. The class name resolves to :class:`_LogBufferRecipe`, which checks the buffer's data (numbers, lengths) and
+only then becomes a ``HistoryBuffer``, never touching the class's shared table of statistics; a token found
+anywhere but inside a buffer refuses the file.
 """
 from __future__ import annotations
 
@@ -21,14 +29,107 @@ import torch
 
 from convzoo.core.errors import CheckpointError
 
+HISTORY_BUFFER = 'mmengine.logging.history_buffer.HistoryBuffer'
+# HistoryBuffer's built-in statistics: what mmengine pickles (by reference) in every buffer's state
+LOG_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+MMENGINE_BUFFER_KEYS = {'_log_history', '_count_history', 'max_length', 'statistics_methods'}  # its pickled __dict__
+
+
+class _StatisticName:
+    """What ``getattr(HistoryBuffer, name)`` unpickles to: the name of a built-in statistic, not the function."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _refuse(message: str) -> pickle.UnpicklingError:
+    return pickle.UnpicklingError(f'convzoo: {message}')  # the prefix lets _refusal quote it through torch's wrapper
+
+
+def _numbers(values, what: str) -> np.ndarray:
+    array = np.asarray(values) if isinstance(values, (np.ndarray, list, tuple)) else None
+    if array is None or array.ndim != 1 or array.dtype.kind not in 'biuf':
+        raise _refuse(f'a log buffer whose {what} is not a list of numbers')
+    return array
+
+
+class _LogBufferRecipe:
+    """Stands for mmengine's ``HistoryBuffer`` while a checkpoint is unpickled.
+
+    convzoo's pickles call it with plain data (``HistoryBuffer(log_history, count_history, max_length)``); mmengine's
+    create it empty and set its ``__dict__`` (two arrays, an int and the statistics table). Either way the data is
+    checked and the object that comes out is a ``HistoryBuffer``."""
+
+    def __new__(cls, *args):
+        if not args:  # mmengine's pickles: an empty object, then __setstate__
+            return super().__new__(cls)
+        if len(args) != 3:
+            raise _refuse(f'a log buffer built from {len(args)} values instead of (log, counts, max_length)')
+        buffer = super().__new__(cls)
+        buffer.__setstate__({'_log_history': args[0], '_count_history': args[1], 'max_length': args[2]})
+        return buffer
+
+    def __setstate__(self, state) -> None:
+        from mmengine.logging.history_buffer import HistoryBuffer
+        keys = set(state) if isinstance(state, dict) else set()
+        if not {'_log_history', '_count_history', 'max_length'} <= keys <= MMENGINE_BUFFER_KEYS:
+            shown = sorted(map(str, keys))[:6] if isinstance(state, dict) else type(state).__name__
+            raise _refuse(f'a log buffer whose state is not mmengine\'s ({shown})')
+        log, counts = _numbers(state['_log_history'], 'log'), _numbers(state['_count_history'], 'counts')
+        if len(log) != len(counts) or type(state['max_length']) is not int or state['max_length'] < 1:
+            raise _refuse('a log buffer whose log, counts and max_length do not fit together')
+        methods = state.get('statistics_methods', {})
+        if not isinstance(methods, dict) or not all(
+                isinstance(v, _StatisticName) and v.name == k for k, v in methods.items()):
+            raise _refuse('a log buffer whose statistics are not the built-in min/max/current/mean')
+        self.__dict__.update(_log_history=log.copy(), _count_history=counts.copy(), max_length=state['max_length'])
+        self.__class__ = HistoryBuffer  # a plain HistoryBuffer from here on
+        self._set_default_statistics()  # what HistoryBuffer() does: the class's table gets its built-ins, no more
+
+
+def _log_buffer_attribute(owner, name):
+    """``builtins.getattr`` while a checkpoint is unpickled: only (HistoryBuffer, built-in statistic)."""
+    if owner is _LogBufferRecipe and name in LOG_BUFFER_STATISTICS:
+        return _StatisticName(name)
+    shown = 'HistoryBuffer' if owner is _LogBufferRecipe else getattr(owner, '__qualname__', type(owner).__name__)
+    raise _refuse(f'getattr({shown}, {name!r}), which is not an attribute mmengine\'s log buffers are pickled with')
+
 
 def checkpoint_safe_globals() -> list:
-    """The globals convzoo checkpoints may contain besides torch's own: data classes only."""
-    from mmengine.logging.history_buffer import HistoryBuffer
+    """The globals convzoo checkpoints may contain besides torch's own: data classes, mmengine's log buffers (as
+    :class:`_LogBufferRecipe`) and the checked ``getattr`` they need; numpy arrays and scalars also under numpy
+    1's module names (checkpoints written before numpy 2)."""
     dtype_classes = [type(np.dtype(t)) for t in
                      ('float64', 'float32', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool')]
-    return [HistoryBuffer, np.ndarray, np.dtype, np._core.multiarray._reconstruct,
-            np._core.multiarray.scalar, *dtype_classes]
+    multiarray = np._core.multiarray
+    return [np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar, *dtype_classes,
+            (multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
+            (multiarray.scalar, 'numpy.core.multiarray.scalar'),
+            (_LogBufferRecipe, HISTORY_BUFFER), (_log_buffer_attribute, 'builtins.getattr')]
+
+
+def _allowed_names() -> set[str]:
+    # torch's own data globals besides torch.*, and getattr as protocol 2 writes it
+    names = {'_codecs.encode', 'collections.Counter', '__builtin__.getattr', '__builtin__.set',
+             '__builtin__.bytearray', '__builtin__.complex', 'builtins.set', 'builtins.bytearray', 'builtins.complex'}
+    for entry in checkpoint_safe_globals():
+        names.add(entry[1] if isinstance(entry, tuple) else f'{entry.__module__}.{entry.__qualname__}')
+    return names
+
+
+def _stray_statistic(obj) -> bool:
+    """Whether a statistic token or an unfinished log buffer is left anywhere in a loaded object (a getattr pickled
+    outside a log buffer); walks containers without recursion, each once."""
+    pending, seen = [obj], set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (_StatisticName, _LogBufferRecipe)):
+            return True
+        if id(node) in seen or not isinstance(node, (dict, list, tuple, set, frozenset)):
+            continue
+        seen.add(id(node))
+        pending.extend(list(node.keys()) + list(node.values()) if isinstance(node, dict) else node)
+    return False
 
 
 def pickled_globals(source) -> list[str]:
@@ -62,7 +163,7 @@ def pickled_globals(source) -> list[str]:
 
 def _offending_global(source) -> str | None:
     """The first global of a pickle that convzoo's loader does not allow (the payload of a malicious file)."""
-    allowed = {f'{g.__module__}.{g.__qualname__}' for g in checkpoint_safe_globals() if hasattr(g, '__qualname__')}
+    allowed = _allowed_names()
     for name in pickled_globals(source):
         if name not in allowed and not name.startswith(('torch.', 'collections.OrderedDict', 'numpy.')):
             return name
@@ -72,8 +173,9 @@ def _offending_global(source) -> str | None:
 def _refusal(name: str, err: pickle.UnpicklingError, source=None) -> CheckpointError:
     payload = _offending_global(source) if isinstance(source, (str, os.PathLike)) else None
     found = re.search(r'(?:GLOBAL|function|global) ([\w.]+)', str(err))
-    what = (f'the global {payload}' if payload else f'the global {found.group(1)}' if found
-            else 'an object that is not plain data')
+    checked = re.search(r'convzoo: ([^\n]+)', str(err))  # a log buffer or getattr refused by convzoo's own check
+    what = (checked.group(1) if checked else f'the global {payload}' if payload
+            else f'the global {found.group(1)}' if found else 'an object that is not plain data')
     return CheckpointError(
         f'{name}: refused to load: the file contains {what}, which could run code when unpickled. '
         'convzoo loads checkpoints with weights_only=True and allows only tensors and plain data. '
@@ -84,11 +186,15 @@ def safe_torch_load(source, name: str, map_location=None):
     """``torch.load`` of a path or a binary file object, weights-only with the allow-list; errors name ``name``."""
     try:
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
-            return torch.load(source, map_location=map_location, weights_only=True)
+            loaded = torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         raise _refusal(name, err, source) from None
     except Exception as err:  # noqa: BLE001  (truncated files, text files, foreign formats)
         raise CheckpointError(f'{name}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})') from None
+    if _stray_statistic(loaded):
+        raise _refusal(name, _refuse("getattr(HistoryBuffer, ...) outside a log buffer, where mmengine never "
+                                     'writes it'))
+    return loaded
 
 
 def load_checkpoint_file(filename: str, map_location=None):

@@ -38,3 +38,4 @@ train_cfg = dict(max_iters=max_iters, val_interval=600)
 default_hooks = dict(logger=dict(interval=50),
                      checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 custom_hooks = [dict(type='EMAHook', momentum=0.002), dict(type='RestorationVisHook', max_images=3)]
+auto_scale_lr = dict(enable=False, base_batch_size=6)  # the demo's batch

@@ -20,3 +20,4 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=2.5e-4, momentum=0.9, weight_decay=5e-4),
                      paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.0)}))
 param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=80000, by_epoch=False)]
+auto_scale_lr = dict(enable=False, base_batch_size=8)  # the recipe's 4 GPUs x 2 images

@@ -31,10 +31,11 @@ test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(batch_size=4, num_workers=2,
-                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
+                        dataset=dict(type='EmbeddedCityscapesDataset', data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(batch_size=1, num_workers=2,
-                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
+                      dataset=dict(type='EmbeddedCityscapesDataset', data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+auto_scale_lr = dict(enable=False, base_batch_size=4)  # the demo's batch
 val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']),
                  dict(type='CityscapesOfficialMetric', output_dir='work_dirs/cityscapes_photos_predictions')]
 test_evaluator = val_evaluator

@@ -30,3 +30,4 @@ default_hooks = dict(logger=dict(interval=50),
                                      max_keep_ckpts=1))
 custom_hooks = [dict(type='RestorationVisHook', max_images=3)]
 log_processor = dict(by_epoch=False)
+auto_scale_lr = dict(enable=False, base_batch_size=4)  # the demo's batch

@@ -3,6 +3,10 @@
 Filled discs, rectangles and triangles in random colours with a contrasting outline, at sizes from a few pixels
 to half the image, pasted without overlap onto random crops of real photographs (scikit-image's bundled images).
 Boxes are exact: they come from the shapes' geometry. Deterministic for a given seed.
+
+``EmbeddedCocoDataset`` (the demo configs' dataset type) is mmdet's ``CocoDataset`` that generates an embedded
+``data_root`` (``data/embedded/coco_shapes``, ``.../coco_shapes_tiny``) on first use, so mmdet's own tools and
+``mim`` train the demos from any directory.
 """
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from mmdet.datasets import CocoDataset
+from mmdet.registry import DATASETS
 
-from convzoo.core.embedded import bundled_photos, register_embedded
+from convzoo.core.embedded import GeneratesEmbeddedData, bundled_photos, register_embedded
 
 CLASSES = ('disc', 'rectangle', 'triangle')
 SHAPES_VERSION = '2'
@@ -115,3 +121,8 @@ def build_coco_shapes(root: Path) -> None:
     photos = list(bundled_photos().values())
     for split, (count, seed, size_range) in SPLITS.items():
         write_coco_split(root, split, count, seed, size_range, photos=photos)
+
+
+@DATASETS.register_module()
+class EmbeddedCocoDataset(GeneratesEmbeddedData, CocoDataset):
+    """mmdet's ``CocoDataset``; a ``data_root`` naming an embedded dataset is generated first when missing."""

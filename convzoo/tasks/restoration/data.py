@@ -14,6 +14,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
 from mmengine.structures import BaseDataElement
 
+from convzoo.core.embedded import GeneratesEmbeddedData
 from convzoo.core.errors import PairError
 from convzoo.core.images import IMAGE_EXTENSIONS, read_unchanged
 from convzoo.core.registry import DATASETS, TRANSFORMS
@@ -70,7 +71,7 @@ def read_depth(path: str) -> np.ndarray:
 
 
 @DATASETS.register_module()
-class PairedImageDataset(BaseDataset):
+class PairedImageDataset(GeneratesEmbeddedData, BaseDataset):
     """LQ/GT pairs from two folders under ``data_root``, or GT images only (``lq_folder=None``; the pipeline then
     makes the LQ image with a degradation transform).
 
@@ -83,7 +84,8 @@ class PairedImageDataset(BaseDataset):
         depth_folder: optional depth maps with the GT's stem (``.npy`` float arrays, or 8/16-bit images scaled to
             [0, 1]), read by ``LoadImagePair`` for ``AddHaze(depth='map')``.
     A GT without its LQ (or an LQ without its GT, or its depth map) is an error naming the file, never silently
-    dropped.
+    dropped. A ``data_root`` naming an embedded dataset (``data/embedded/sr_photos``, ...) is generated first when
+    missing.
     """
 
     def __init__(self, data_root: str, gt_folder: str = 'gt', lq_folder: str | None = None, scale: int = 1,

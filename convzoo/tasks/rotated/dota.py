@@ -25,6 +25,7 @@ from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
+from convzoo.core.embedded import GeneratesEmbeddedData
 from convzoo.core.errors import LabelFileError
 from convzoo.structures.rotated_boxes import DegeneratePolygonError, poly_to_rbox
 
@@ -104,8 +105,9 @@ def image_size(path: str) -> tuple[int, int]:
 
 
 @DATASETS.register_module()
-class DOTADataset(BaseDetDataset):
-    """DOTA v1.0-format dataset of le90 rotated boxes (use ``LoadAnnotations(box_type='rbox')``).
+class DOTADataset(GeneratesEmbeddedData, BaseDetDataset):
+    """DOTA v1.0-format dataset of le90 rotated boxes (use ``LoadAnnotations(box_type='rbox')``); a ``data_root``
+    naming an embedded dataset (``data/embedded/dota_objects``) is generated first when missing.
 
     Args:
         ann_file: the ``labelTxt`` folder relative to ``data_root`` ('' for unlabelled test images).

@@ -17,19 +17,29 @@ sees, and reports its class mIoU (mmseg's ``CityscapesMetric`` reports only the 
 """
 from __future__ import annotations
 
-import argparse
-import os.path as osp
-import sys
-from glob import glob
-from pathlib import Path
+if __name__ == '__main__':
+    # `python -m convzoo.tasks.segmentation.cityscapes ROOT`: the package import has already run this module (and
+    # registered its transform and metric) under its own name; run that module's main rather than this copy, whose
+    # body would register them a second time.
+    import sys
 
-import numpy as np
-from mmcv.transforms import BaseTransform
-from mmseg.evaluation.metrics import CityscapesMetric
-from mmseg.registry import METRICS, TRANSFORMS
-from PIL import Image
+    from convzoo.tasks.segmentation.cityscapes import main
+    sys.exit(main())
 
-from convzoo.core.errors import AnnotationError
+import argparse  # noqa: E402
+import os  # noqa: E402
+import os.path as osp  # noqa: E402
+import sys  # noqa: E402
+from glob import glob  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from mmcv.transforms import BaseTransform  # noqa: E402
+from mmseg.evaluation.metrics import CityscapesMetric  # noqa: E402
+from mmseg.registry import METRICS, TRANSFORMS  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from convzoo.core.errors import AnnotationError, ConvzooError  # noqa: E402
 
 IGNORE_INDEX = 255
 
@@ -64,12 +74,27 @@ def label_ids_to_train_ids(label_ids: np.ndarray, source: str = 'label map') -> 
     return id_to_train_id_table()[label_ids.astype(np.int64)]
 
 
+def _write_train_ids(stem: str, out: str) -> None:
+    """One train-id map: from the polygons with cityscapesscripts when they exist, else from the label-id map."""
+    polygons = f'{stem}_gtFine_polygons.json'
+    if osp.exists(polygons):
+        from cityscapesscripts.preparation.json2labelImg import json2labelImg
+        json2labelImg(polygons, out, 'trainIds')
+        return
+    source = f'{stem}_gtFine_labelIds.png'
+    label_ids = np.asarray(Image.open(source))
+    if label_ids.ndim != 2:
+        raise AnnotationError(f'{source}: a label-id map must have one channel, got shape {label_ids.shape}')
+    Image.fromarray(label_ids_to_train_ids(label_ids, source)).save(out)
+
+
 def prepare_train_ids(root: str | Path, overwrite: bool = False, log=print) -> int:
     """Write ``*_gtFine_labelTrainIds.png`` beside every ``*_gtFine_labelIds.png`` / ``*_polygons.json`` under
     ``root/gtFine``; returns how many were written."""
     gt_root = Path(root) / 'gtFine'
     if not gt_root.is_dir():
-        raise FileNotFoundError(f'{gt_root} does not exist: expected the Cityscapes layout <root>/gtFine/<split>/<city>/')
+        raise FileNotFoundError(f'{gt_root} does not exist: expected the Cityscapes layout '
+                                '<root>/gtFine/<split>/<city>/')
     stems = {p[:-len('_gtFine_polygons.json')] for p in glob(str(gt_root / '*' / '*' / '*_gtFine_polygons.json'))}
     stems |= {p[:-len('_gtFine_labelIds.png')] for p in glob(str(gt_root / '*' / '*' / '*_gtFine_labelIds.png'))}
     written = 0
@@ -77,16 +102,13 @@ def prepare_train_ids(root: str | Path, overwrite: bool = False, log=print) -> i
         out = f'{stem}_gtFine_labelTrainIds.png'
         if osp.exists(out) and not overwrite:
             continue
-        polygons = f'{stem}_gtFine_polygons.json'
-        if osp.exists(polygons):
-            from cityscapesscripts.preparation.json2labelImg import json2labelImg
-            json2labelImg(polygons, out, 'trainIds')
-        else:
-            source = f'{stem}_gtFine_labelIds.png'
-            label_ids = np.asarray(Image.open(source))
-            if label_ids.ndim != 2:
-                raise AnnotationError(f'{source}: a label-id map must have one channel, got shape {label_ids.shape}')
-            Image.fromarray(label_ids_to_train_ids(label_ids, source)).save(out)
+        partial = f'{stem}_gtFine_labelTrainIds.part.png'  # renamed when complete: an interrupted run leaves no map
+        try:
+            _write_train_ids(stem, partial)
+            os.replace(partial, out)
+        finally:
+            if osp.exists(partial):
+                os.remove(partial)
         written += 1
     log(f'[convzoo] {written} labelTrainIds file(s) written under {gt_root} ({len(stems)} annotated images)')
     return written
@@ -187,9 +209,10 @@ def main(argv=None) -> int:
     parser.add_argument('root', help='Cityscapes root holding leftImg8bit/ and gtFine/')
     parser.add_argument('--overwrite', action='store_true', help='rewrite existing labelTrainIds files')
     args = parser.parse_args(argv)
-    prepare_train_ids(args.root, overwrite=args.overwrite)
+    try:
+        prepare_train_ids(args.root, overwrite=args.overwrite)
+    except (ConvzooError, FileNotFoundError) as err:  # a wrong root or a bad label map: one line naming the file
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     return 0
 
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -7,6 +7,9 @@ their annotated masks. A label is exactly the class whose texture (or person mas
 are correct by construction. Files follow the Cityscapes layout and naming; ``labelTrainIds`` are produced from
 ``labelIds`` by ``convzoo.tasks.segmentation.cityscapes.prepare_train_ids`` as for the real dataset, and
 ``instanceIds`` carry one instance id per person, so cityscapesscripts' evaluator runs unchanged.
+
+``EmbeddedCityscapesDataset`` (the demo configs' dataset type) is mmseg's ``CityscapesDataset`` that generates
+``data/embedded/cityscapes_photos`` on first use, so mmseg's own tools and ``mim`` train the demos from any directory.
 """
 from __future__ import annotations
 
@@ -14,9 +17,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from mmseg.datasets import CityscapesDataset
+from mmseg.registry import DATASETS
 from PIL import Image
 
-from convzoo.core.embedded import bundled_photos, register_embedded
+from convzoo.core.embedded import GeneratesEmbeddedData, bundled_photos, register_embedded
 
 NAME = 'cityscapes_photos'
 VERSION = '1'
@@ -145,3 +150,8 @@ def build(root: Path) -> None:
     for split, (city, count, seed) in SPLITS.items():
         write_split(root, split, count, seed, city)
     prepare_train_ids(root, log=lambda message: None)
+
+
+@DATASETS.register_module()
+class EmbeddedCityscapesDataset(GeneratesEmbeddedData, CityscapesDataset):
+    """mmseg's ``CityscapesDataset``; a ``data_root`` naming an embedded dataset is generated first when missing."""

@@ -1,1 +1,2 @@
-"""Deployment forms: ONNX export of the restoration networks, checked with onnxruntime."""
+"""Deployment forms: ONNX export of detectors, segmentors and restoration networks, checked with onnxruntime, and
+an onnxruntime model that answers ``test_step`` like the PyTorch one (:mod:`convzoo.deploy.onnx_runtime`)."""

@@ -6,6 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from convzoo.deploy.graph import DEFAULT_OPSET, export_graph, onnx_session
+
+__all__ = ['deployable', 'export_onnx', 'max_difference', 'onnx_session', 'sample_input']
+
 
 def deployable(generator: nn.Module) -> nn.Module:
     """The generator in inference form: DEA-Net's DEConvs folded into plain convs (the exporter needs static
@@ -20,21 +24,12 @@ def sample_input(generator: nn.Module, height: int, width: int, seed: int = 0) -
     return torch.rand(1, channels, height, width, generator=torch.Generator().manual_seed(seed))
 
 
-def export_onnx(generator: nn.Module, path: str, height: int = 64, width: int = 64, opset: int = 17) -> None:
+def export_onnx(generator: nn.Module, path: str, height: int = 64, width: int = 64,
+                opset: int = DEFAULT_OPSET) -> None:
     generator = deployable(generator)
     dims = {0: 'batch', 2: 'height', 3: 'width'}
-    with torch.no_grad():
-        torch.onnx.export(generator, (sample_input(generator, height, width),), path, input_names=['input'],
-                          output_names=['output'], dynamic_axes={'input': dims, 'output': dims},
-                          opset_version=opset, dynamo=False)
-
-
-def onnx_session(path: str, threads: int | None = None):
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    export_graph(generator, sample_input(generator, height, width), path, ['output'],
+                 metadata=dict(task='restoration'), dynamic_axes={'input': dims, 'output': dims}, opset=opset)
 
 
 def max_difference(generator: nn.Module, path: str, height: int, width: int) -> float:

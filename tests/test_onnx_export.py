@@ -17,6 +17,7 @@ from torch import nn
 from convzoo.apis import Inferencer
 from convzoo.cli.common import user_message
 from convzoo.cli.export import main as export_main
+from convzoo.cli.infer import main as infer_main
 from convzoo.core.config import load_config
 from convzoo.core.errors import CheckpointError, ConfigError, SourceError
 from convzoo.deploy.graph import adaptive_max_pool_by_bins
@@ -226,17 +227,23 @@ def test_cli_exports_a_detector_with_its_postprocessing_metadata(tmp_path, capsy
     assert meta['head']['test_cfg']['nms']['iou_threshold'] == 0.5 and meta['head']['test_cfg']['max_per_img'] == 50
     assert meta['input']['bgr_to_rgb'] and meta['input']['mean'] == pytest.approx([123.675, 116.28, 103.53])
     assert not list(tmp_path.glob('.cli.onnx.*'))  # no temporary file left beside it
-    # the Inferencer with the file's OnnxModel in the PyTorch model's place (what its onnx= option does)
+    # the Inferencer's onnx= option: the file's OnnxModel in the PyTorch model's place, class names from its metadata
     image = scene(160, 160)
     reference = Inferencer(SEPC_LITE, str(tmp_path / 'model.pth'), score_thr=0.05)(image, progress=False)[0]
-    infer = Inferencer(SEPC_LITE, str(tmp_path / 'model.pth'), score_thr=0.05)
-    infer.model = OnnxModel(str(out))
-    infer.task.set_meta({'dataset_meta': infer.model.dataset_meta})
+    infer = Inferencer(SEPC_LITE, onnx=str(out), score_thr=0.05)
+    assert isinstance(infer.model, OnnxModel) and infer.task.classes == ('a', 'b', 'c', 'd')
     got = infer(image, progress=False)[0]
     assert got.keys() == reference.keys() and len(got['scores']) >= 3
     for key, value in reference.items():
         numeric = isinstance(value, list) and value and not isinstance(value[0], str)
         assert np.allclose(got[key], value, atol=1e-3) if numeric else got[key] == value, key
+    # `convzoo infer CONFIG model.onnx IMAGE` takes the same path
+    cv2.imwrite(str(tmp_path / 'scene.png'), image)
+    assert infer_main([SEPC_LITE, str(out), str(tmp_path / 'scene.png'), '--out-dir', str(tmp_path / 'vis'),
+                       '--score-thr', '0.05']) == 0
+    written = json.loads((tmp_path / 'vis' / 'scene.json').read_text())
+    assert written['label_names'] == [reference['label_names'][i] for i, s in enumerate(reference['scores'])
+                                      if s >= 0.05]
 
 
 def test_cli_refuses_a_bad_config_and_a_checkpoint_of_another_model(tmp_path):

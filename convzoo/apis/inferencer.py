@@ -116,19 +116,23 @@ class Inferencer:
     under a temporary name unique to the call and renamed when complete, so readers never see half a file and calls
     writing the same outputs at once do not collide.
 
+    ``onnx='model.onnx'`` (a file written by ``convzoo export``) runs the network with onnxruntime instead of
+    PyTorch, with the same pipeline, post-processing and results; the checkpoint is then not needed.
+
     An Inferencer may be called from several threads at once: the model runs one batch at a time (a lock), and
     everything else a call touches is its own.
     """
 
     def __init__(self, config: str | Config, checkpoint: str | None = None, device: str = 'cpu',
-                 cfg_options: dict | None = None, batch_size: int = 4, score_thr: float = 0.3):
+                 cfg_options: dict | None = None, batch_size: int = 4, score_thr: float = 0.3,
+                 onnx: str | None = None):
         import convzoo  # noqa: F401  (registration, compatibility fixes)
         from convzoo.core.config import load_config
         cfg = load_config(config, cfg_options) if isinstance(config, str) else config
         self.cfg, self.batch_size = cfg, batch_size
         # (thread limits for torch / OpenCV, when wanted, are set here: before the model is built)
         self.task = task_for(cfg, score_thr=score_thr)
-        self.model = self._load_model(checkpoint, device)
+        self.model = self._load_onnx(onnx, device) if onnx else self._load_model(checkpoint, device)
         self._model_lock = threading.Lock()  # the model and the adapter's state are shared by calls in threads
 
     def _load_model(self, checkpoint: str | None, device: str):
@@ -140,6 +144,14 @@ class Inferencer:
         meta = load_model_weights(model, checkpoint, strict=True).get('meta') if checkpoint else None
         self.task.set_meta(meta)
         return model.to(device).eval()
+
+    def _load_onnx(self, path: str, device: str):
+        """A file written by ``convzoo export``, run by onnxruntime behind the same ``test_step``; class names and
+        palette come from its metadata."""
+        from convzoo.deploy.onnx_runtime import OnnxModel
+        model = OnnxModel(path).to(device)
+        self.task.set_meta({'dataset_meta': model.dataset_meta})
+        return model
 
     def _predict(self, batch: list[Frame]):
         with self._model_lock:

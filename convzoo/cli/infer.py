@@ -34,7 +34,8 @@ def main(argv=None, prog=None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='config file path (or a shipped config: convzoo::sepc/demo/x.py)')
-    parser.add_argument('checkpoint', help='checkpoint file (weights are loaded weights-only)')
+    parser.add_argument('checkpoint', help='checkpoint file (weights are loaded weights-only), or a .onnx file written '
+                                           'by `convzoo export` (run by onnxruntime)')
     parser.add_argument('source', help='image file, folder, glob pattern (quoted) or video file')
     parser.add_argument('--out-dir', default='work_dirs/infer', help='where drawn outputs and JSON go')
     parser.add_argument('--score-thr', type=float, default=0.3,
@@ -50,8 +51,9 @@ def main(argv=None, prog=None) -> int:
     args = parser.parse_args(argv)
     from convzoo.apis import Inferencer
     from convzoo.apis.inferencer import count_line
-    infer = Inferencer(args.config, args.checkpoint, device=args.device, batch_size=args.batch_size,
-                       score_thr=args.score_thr, cfg_options=args.cfg_options)
+    onnx = args.checkpoint if args.checkpoint.lower().endswith('.onnx') else None
+    infer = Inferencer(args.config, None if onnx else args.checkpoint, device=args.device, batch_size=args.batch_size,
+                       score_thr=args.score_thr, cfg_options=args.cfg_options, onnx=onnx)
     results = infer(args.source, out_dir=args.out_dir, frame_json=args.frame_json)
     print(f'{count_line(results)}; outputs in {osp.abspath(args.out_dir)}')
     return EXIT_SKIPPED if any(r['skipped'] for r in results) else 0

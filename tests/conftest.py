@@ -72,6 +72,23 @@ def detector_inferencer():
     return calibrated_detector_inferencer
 
 
+def load_tool_script(name: str):
+    """``tools/<name>.py`` imported as a module (the tools folder is not a package), registered in sys.modules
+    because dataclasses look their module up."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f'convzoo_tool_{name}', ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='session')
+def tool_script():
+    """``tool_script('gpu_check')``: a tools/ script as a module, see load_tool_script."""
+    return load_tool_script
+
+
 def pytest_collection_modifyitems(items):
     """Tests that run the tools in subprocesses are end-to-end runs (``-m 'not e2e'`` leaves them out)."""
     for item in items:

@@ -1,6 +1,5 @@
 """tools/gpu_check.py without a GPU: every row "no GPU", exit status 0; and its pieces on the CPU (the mmcv vs torch
 deformable-conv comparison, the module sweep, the row bookkeeping, the table)."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,12 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope='module')
-def gpu_check():
-    spec = importlib.util.spec_from_file_location('convzoo_gpu_check', ROOT / 'tools/gpu_check.py')
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+def gpu_check(tool_script):
+    return tool_script('gpu_check')
 
 
 def test_without_gpu_every_row_is_skipped_and_the_check_passes(gpu_check, tmp_path):

@@ -4,7 +4,6 @@ migration of the wheel cached before keys existed, and the patched source of a C
 
 Torch's facts come from a JSON report (``CONVZOO_TORCH_REPORT``), nvcc is a fake script on PATH or in CUDA_HOME.
 """
-import importlib.util
 import json
 import os
 import shlex
@@ -22,12 +21,9 @@ A100 = dict(name='NVIDIA A100-SXM4-80GB', capability=[8, 0])
 CUDA_TORCH = dict(version='2.13.0+cu130', cuda='13.0', devices=[H200, A100, H200])
 
 
-def _setup_cuda():
-    spec = importlib.util.spec_from_file_location('convzoo_setup_cuda', ROOT / 'tools/setup_cuda.py')
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def setup_cuda(tool_script):
+    return tool_script('setup_cuda')
 
 
 def fake_cuda(root: Path, release: str) -> Path:
@@ -137,8 +133,7 @@ def _wheel(path: Path, library: bytes) -> Path:
 LEGACY = 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl'
 
 
-def test_the_untagged_cpu_wheel_moves_under_the_cpu_key(tmp_path):
-    setup_cuda = _setup_cuda()
+def test_the_untagged_cpu_wheel_moves_under_the_cpu_key(tmp_path, setup_cuda):
     _wheel(tmp_path / LEGACY, b'libc10.so')
     moved = setup_cuda.migrate(str(tmp_path), 'torch2.13.0+cpu-cpu')
     assert moved == str(tmp_path / 'torch2.13.0+cpu-cpu' / LEGACY)
@@ -147,15 +142,15 @@ def test_the_untagged_cpu_wheel_moves_under_the_cpu_key(tmp_path):
 
 
 @pytest.mark.parametrize('key', ['torch2.13.0+cu130-cuda13.0-arch9.0', 'torch2.14.0+cpu-cpu'])
-def test_the_untagged_wheel_is_never_taken_for_a_gpu_or_another_torch(tmp_path, key):
+def test_the_untagged_wheel_is_never_taken_for_a_gpu_or_another_torch(tmp_path, key, setup_cuda):
     _wheel(tmp_path / LEGACY, b'libc10.so')
-    assert _setup_cuda().migrate(str(tmp_path), key) is None
+    assert setup_cuda.migrate(str(tmp_path), key) is None
     assert (tmp_path / LEGACY).exists()
 
 
-def test_an_untagged_wheel_with_cuda_kernels_is_not_taken_for_the_cpu(tmp_path):
+def test_an_untagged_wheel_with_cuda_kernels_is_not_taken_for_the_cpu(tmp_path, setup_cuda):
     _wheel(tmp_path / LEGACY, b'libc10_cuda.so')
-    assert _setup_cuda().migrate(str(tmp_path), 'torch2.13.0+cpu-cpu') is None
+    assert setup_cuda.migrate(str(tmp_path), 'torch2.13.0+cpu-cpu') is None
 
 
 def test_the_installed_mmcv_fits_a_cpu_plan_and_not_a_cuda_one():

@@ -8,7 +8,11 @@ tree (scope ``convzoo``). The rooms, lowest first (imports only point down; ``li
 """
 __version__ = '0.1.0'
 
-from convzoo.core import compat as _compat
+from convzoo.core import threads as _threads
+
+_threads.prepare_process()  # OpenMP wait defaults, before torch starts its runtime (see convzoo.core.threads)
+
+from convzoo.core import compat as _compat  # noqa: E402
 
 _compat.apply()
 

@@ -4,11 +4,16 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 os.chdir(ROOT)  # configs name data paths relative to the repository root
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+for _name, _value in (('GOMP_SPINCOUNT', '1000'), ('OMP_WAIT_POLICY', 'PASSIVE')):
+    os.environ.setdefault(_name, _value)  # before torch starts OpenMP: as convzoo's commands run (core/threads.py)
+
+import torch  # noqa: E402
+
+if 'OMP_NUM_THREADS' not in os.environ:
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 import convzoo  # noqa: E402,F401  (registration and compatibility fixes before any test)
 

@@ -160,3 +160,33 @@ def test_dcnv2pack_torch_equals_mmcv_with_its_offset_conv():
 
 def test_auto_takes_the_torch_version_on_the_cpu():
     assert deform._resolve('auto', torch.zeros(1)) == 'torch'
+
+
+@pytest.mark.parametrize('device_type, mmcv_has_cuda, expected', [
+    ('cpu', False, 'torch'), ('cpu', True, 'torch'),  # the torch version is several times faster than mmcv's loop
+    ('cuda', True, 'mmcv'), ('cuda', False, 'torch'),  # a CPU-only mmcv has no kernel for cuda tensors
+    ('mps', True, 'torch'), ('xpu', False, 'torch')])
+def test_auto_chooses_mmcv_only_on_cuda_with_mmcv_cuda_kernels(device_type, mmcv_has_cuda, expected):
+    assert deform.auto_impl(device_type, mmcv_has_cuda) == expected
+
+
+def test_gpu_without_mmcv_cuda_kernels_falls_back_with_one_warning(monkeypatch, recwarn):
+    import warnings
+    monkeypatch.setattr(deform, '_fallback_warned', False)  # as in a fresh process
+    warnings.simplefilter('always')  # so that only convzoo's own once-per-process rule can hold a repeat back
+    assert [deform.resolve_impl('auto', 'cuda', mmcv_has_cuda=False) for _ in range(3)] == ['torch'] * 3
+    assert deform.resolve_impl('auto', 'cuda', mmcv_has_cuda=True) == 'mmcv'
+    assert deform.resolve_impl('mmcv', 'cuda', mmcv_has_cuda=False) == 'mmcv'  # asked for explicitly: no fallback
+    assert deform.resolve_impl('auto', 'cpu', mmcv_has_cuda=False) == 'torch'
+    messages = [str(w.message) for w in recwarn.list]
+    assert len(messages) == 1 and 'no CUDA kernels' in messages[0] and 'torch implementation' in messages[0]
+
+
+def test_mmcv_kernels_run_dtypes_they_lack_in_float32():
+    """mmcv's CPU kernels know no half or bfloat16: such inputs run in float32 and come back in their dtype."""
+    x, weight, offset, _, _ = _inputs((9, 7), 1, 1, 1, 1, 'random')
+    reference = deform_conv2d_any_size(x, offset, weight, padding=1, impl='mmcv')
+    for dtype in (torch.float16, torch.bfloat16):
+        low = deform_conv2d_any_size(x.to(dtype), offset.to(dtype), weight.to(dtype), padding=1, impl='mmcv')
+        assert low.dtype == dtype
+        assert (low.float() - reference).abs().max() / reference.abs().max() < 2e-2

@@ -7,7 +7,8 @@ Rows (PASS, FAIL or SKIP, with a detail):
   DCNv1 mmcv vs torch      mmcv's CUDA kernel vs convzoo's torch implementation on cuda: output and the gradients of
   DCNv2 mmcv vs torch      input, offset, weight (and mask), random and integer offsets; TF32 off
   modules fp32             every registered convzoo module (samples of tests/module_samples, SWEEP_SAMPLES):
-  modules AMP              forward + backward on cuda, in float32 and under autocast(float16)
+  modules AMP              forward + backward on cuda, in float32 and under autocast(float16) and (bfloat16),
+                           and the SEPC-lite demo detector's losses under both (tests/test_amp.py: the same on CPU)
   latency train step       800x1333, batch 2, R50: RetinaNet-FPN vs SEPC-lite vs full SEPC vs RCNet (ms, ratios)
   latency inference        the same for predict() (post-processing included)
   SEPC-lite demo           configs/sepc/demo/sepc_lite_retinanet_demo.py trained 200 iterations on the GPU, then
@@ -144,9 +145,13 @@ def to_device(obj, device: str):
     return obj.to(device) if hasattr(obj, 'to') else obj
 
 
-def run_sample(sweep, name: str, device: str, amp: bool) -> None:
+AMP_DTYPES = ('float16', 'bfloat16')
+
+
+def run_sample(sweep, name: str, device: str, amp: str | None = None) -> None:
     """tests/test_registered_modules.py's forward + backward of one module, on ``device``, optionally under
-    autocast(float16): finite outputs, a finite gradient for every parameter."""
+    autocast to ``amp`` ('float16' or 'bfloat16'): finite outputs, a finite gradient for every parameter.
+    tests/test_amp.py runs this same function on the CPU."""
     import torch
     from mmengine.registry import DefaultScope
     scope, cfg, make_args = sweep.SAMPLES[name]
@@ -154,18 +159,57 @@ def run_sample(sweep, name: str, device: str, amp: bool) -> None:
     with DefaultScope.overwrite_default_scope(scope):
         module = sweep._registries()[scope].build(cfg).to(device)
     module.train()  # not chained: mmdet's ResNet.train() returns None
-    with torch.autocast(torch.device(device).type, dtype=torch.float16, enabled=amp):
+    with autocast_to(device, amp):
         out = sweep._tensors(module(*to_device(make_args(), device)))
     if not out or not all(torch.isfinite(t).all() for t in out):
         raise AssertionError('no output or a non-finite one')
     sum((t.float() * torch.randn_like(t.float())).sum() for t in out if t.is_floating_point()).backward()
+    check_gradients(module)
+
+
+def autocast_to(device: str, amp: str | None):
+    """autocast to the dtype named ``amp`` on ``device``'s type; off when ``amp`` is None (or False)."""
+    import torch
+    return torch.autocast(torch.device(device).type, dtype=getattr(torch, amp or 'float16'), enabled=bool(amp))
+
+
+def check_gradients(module) -> None:
+    import torch
     bad = [p for p, q in module.named_parameters() if q.requires_grad and (q.grad is None
                                                                            or not torch.isfinite(q.grad).all())]
     if bad:
         raise AssertionError(f'missing or non-finite gradients: {", ".join(bad[:3])}')
 
 
-def sweep_modules(device: str, amp: bool, names=None) -> tuple[int, list[str]]:
+def demo_detector_losses(device: str, amp: str | None, config: str = DEMO) -> dict:
+    """The demo detector's training losses on two random 160 px images with 3 boxes each, under autocast to
+    ``amp``, after their backward; raises when a loss or a parameter's gradient is not finite."""
+    import torch
+    from mmdet.registry import MODELS
+    from mmdet.testing import demo_mm_inputs
+    from mmengine.registry import init_default_scope
+
+    import convzoo  # noqa: F401
+    from convzoo.core.config import load_config
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    cfg = load_config(config)
+    model = MODELS.build(cfg.model).to(device)
+    model.train()
+    packed = demo_mm_inputs(batch_size=2, image_shapes=(3, 160, 160), num_items=[3, 3],
+                            num_classes=cfg.model.bbox_head.num_classes)
+    data = model.data_preprocessor(to_device(packed, device), True)
+    with autocast_to(device, amp):
+        losses = model(**data, mode='loss')
+    total, log = model.parse_losses(losses)
+    if not torch.isfinite(total):
+        raise AssertionError(f'non-finite loss: {dict(log)}')
+    total.backward()
+    check_gradients(model)
+    return {name: float(value) for name, value in log.items()}
+
+
+def sweep_modules(device: str, amp: str | None = None, names=None) -> tuple[int, list[str]]:
     """How many registered modules ran, and the failures as 'name: why'."""
     import convzoo  # noqa: F401  (registers the modules whose SWEEP_SAMPLES the sweep reads)
     sweep = load_file('tests/test_registered_modules.py', 'convzoo_gpu_check_sweep')
@@ -175,15 +219,26 @@ def sweep_modules(device: str, amp: bool, names=None) -> tuple[int, list[str]]:
         try:
             run_sample(sweep, name, device, amp)
         except Exception as err:  # noqa: BLE001
-            failures.append(f'{name}: {type(err).__name__}: {str(err)}'.splitlines()[0][:160])
+            failures.append(f'{name}: {type(err).__name__}: {err!s}'.splitlines()[0][:160])
     return len(names), failures
 
 
 def check_modules(amp: bool, ctx: dict) -> list[tuple]:
-    count, failures = sweep_modules(ctx['device'], amp)
+    """fp32, or both autocast dtypes (and the demo detector's losses under them)."""
+    failures, count = [], 0
+    for dtype in AMP_DTYPES if amp else (None,):
+        ran, failed = sweep_modules(ctx['device'], dtype)
+        count, failures = ran, failures + [f'{dtype or "float32"} {f}' for f in failed]
+        if dtype is not None:
+            try:
+                demo_detector_losses(ctx['device'], dtype)
+            except Exception as err:  # noqa: BLE001
+                failures.append(f'{dtype} demo detector loss: {type(err).__name__}: {err}'.splitlines()[0][:160])
     if failures:
-        return [('FAIL', f'{len(failures)} of {count} failed: ' + '; '.join(failures))]
-    return [('PASS', f'{count} modules, forward + backward' + (' under autocast(float16)' if amp else ''))]
+        return [('FAIL', f'{len(failures)} failed of {count} modules' + (' x 2 dtypes' if amp else '') + ': '
+                 + '; '.join(failures))]
+    return [('PASS', f'{count} modules, forward + backward' + (
+        ' under autocast(float16) and autocast(bfloat16); demo detector losses finite' if amp else ''))]
 
 
 # ------------------------------------------------------------------------------------------------ latency

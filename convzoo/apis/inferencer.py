@@ -130,7 +130,8 @@ class Inferencer:
         from convzoo.core.config import load_config
         cfg = load_config(config, cfg_options) if isinstance(config, str) else config
         self.cfg, self.batch_size = cfg, batch_size
-        # (thread limits for torch / OpenCV, when wanted, are set here: before the model is built)
+        from convzoo.core.threads import warn_if_openmp_spins
+        warn_if_openmp_spins()  # once: torch imported before convzoo spins its OpenMP threads on a busy machine
         self.task = task_for(cfg, score_thr=score_thr)
         self.model = self._load_onnx(onnx, device) if onnx else self._load_model(checkpoint, device)
         self._model_lock = threading.Lock()  # the model and the adapter's state are shared by calls in threads

@@ -14,6 +14,7 @@ import importlib
 import pkgutil
 
 import convzoo.cli.benchmarks as suites_package
+from convzoo.cli.benchmarks.busy import WORKLOADS, workload_list
 
 
 def load_suites() -> dict:
@@ -34,14 +35,17 @@ def main(argv=None, prog=None) -> int:
     parser.add_argument('--memory-size', type=int, default=6000, help='memory suite: image side in pixels')
     parser.add_argument('--clock', choices=['wall', 'cpu'], default='wall',
                         help='wall: latency (default); cpu: process CPU time, steadier on a busy machine')
+    parser.add_argument('--busy-workloads', type=workload_list,
+                        help='busy suite: a comma-separated subset of ' + ','.join(WORKLOADS))
     args = parser.parse_args(argv)
     import torch
 
-    from convzoo.core.benchmark import use_clock
+    from convzoo.core.benchmark import tables_only, use_clock
     if args.threads:
         torch.set_num_threads(args.threads)
     use_clock(args.clock)
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} thread(s), clock: {args.clock}')
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} thread(s), clock: {args.clock}', flush=True)
     for name in args.suite or sorted(suites):
-        suites[name](args)
+        with tables_only():
+            suites[name](args)
     return 0

@@ -20,6 +20,8 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch import nn
 
+from convzoo.layers.mmcv_dtypes import mmcv_ops_accept_any_dtype
+
 PREFIX = 'dn_fpn_loss.'
 
 
@@ -134,6 +136,19 @@ class DNFPNContrastiveLoss(BaseModule):
         return dict(loss_dn_geo=geo, loss_dn_sem=sem)
 
 
+def _in_float32(obj):
+    """Half and bfloat16 tensors in nested lists and tuples as float32."""
+    if isinstance(obj, torch.Tensor):
+        return obj.float() if obj.dtype in (torch.float16, torch.bfloat16) else obj
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_in_float32(o) for o in obj)
+    return obj
+
+
+def _outputs_in_float32(module, args, output):
+    return _in_float32(output)
+
+
 class DNFPNMixin:
     """Adds DN-FPN's losses to an mmdet detector; put it before the detector class in the bases.
 
@@ -144,6 +159,11 @@ class DNFPNMixin:
     def _build_dn_fpn(self, dn_fpn_loss: dict) -> None:
         self.dn_fpn_loss = MODELS.build(dn_fpn_loss)
         self._dn_fpn_feats = None
+        if getattr(self, 'rpn_head', None) is not None:
+            # mmdet makes the RPN's anchors, hence its proposals, in the dtype of its outputs, and mmcv's NMS reads
+            # float32 boxes only (on the CPU and CUDA): under autocast, proposals are decoded and suppressed in float32
+            self.rpn_head.register_forward_hook(_outputs_in_float32)
+        mmcv_ops_accept_any_dtype(self)  # the RoI heads' RoIAlign under bfloat16
 
     def extract_feat(self, batch_inputs: torch.Tensor):
         backbone_feats = self.backbone(batch_inputs)

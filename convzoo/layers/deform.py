@@ -30,16 +30,25 @@ The gradients are those of this formula with floor() held constant, which is wha
   size, and the result cropped back, for any stride.
 
 ``impl='auto'`` takes ``torch`` for CPU tensors (several times faster than mmcv's scalar CPU loop, see
-convzoo/cli/benchmarks/deform.py) and ``mmcv`` otherwise.
+convzoo/cli/benchmarks/deform.py), ``mmcv`` for CUDA tensors when mmcv's extension was compiled with CUDA kernels,
+and ``torch`` on any other device (with one warning per process when a GPU has to do without mmcv's kernel).
+
+Mixed precision: sampling coordinates and bilinear weights are computed in float32 at least (a bfloat16 coordinate
+above 128 is off by up to half a pixel), the gather runs in the input's dtype and the product with the weight follows
+autocast like any convolution. mmcv's kernels run dtypes they lack in float32 (``convzoo.layers.mmcv_dtypes``).
 """
 from __future__ import annotations
 
+import functools
+import warnings
 import weakref
 
 import torch
 import torch.nn.functional as F
 from mmcv.ops import ModulatedDeformConv2dPack, deform_conv2d, modulated_deform_conv2d
 from torch.nn.modules.utils import _pair
+
+from convzoo.layers.mmcv_dtypes import run_in_mmcv_dtype
 
 IMPLS = ('auto', 'mmcv', 'torch')
 
@@ -53,9 +62,47 @@ def check_impl(impl: str, what: str = 'deformable conv impl') -> None:
         raise ValueError(f'{what} must be one of {IMPLS}, got {impl!r}')
 
 
-def _resolve(impl: str, x: torch.Tensor) -> str:
+def auto_impl(device_type: str, mmcv_has_cuda: bool) -> str:
+    """What ``impl='auto'`` means for tensors on ``device_type``: mmcv's kernel only on CUDA and only when mmcv's
+    extension has CUDA kernels (a CPU-only build fails there with 'implementation for device cuda not found');
+    convzoo's torch version everywhere else (and on the CPU, where it is several times faster than mmcv's loop)."""
+    return 'mmcv' if device_type == 'cuda' and mmcv_has_cuda else 'torch'
+
+
+@functools.lru_cache(maxsize=1)
+def mmcv_has_cuda_ops() -> bool:
+    """Whether mmcv's compiled extension was built with CUDA kernels."""
+    from mmcv.ops import get_compiling_cuda_version
+    return get_compiling_cuda_version() != 'not available'
+
+
+_fallback_warned = False
+
+
+def _warn_fallback_once(device_type: str) -> None:
+    global _fallback_warned
+    if not _fallback_warned:
+        _fallback_warned = True  # once per process: a model calls this per layer and per step
+        warnings.warn(f"dcn_impl='auto': mmcv's extension has no CUDA kernels, so deformable convs on {device_type} "
+                      "run convzoo's torch implementation (same values and gradients, slower than mmcv's kernel); "
+                      'rebuild mmcv with CUDA ops (make setup on the GPU machine) to use it', stacklevel=3)
+
+
+def resolve_impl(impl: str, device_type: str, mmcv_has_cuda: bool | None = None) -> str:
+    """``impl`` with 'auto' resolved for ``device_type``; ``mmcv_has_cuda`` defaults to probing mmcv's build."""
     check_impl(impl)
-    return ('torch' if x.device.type == 'cpu' else 'mmcv') if impl == 'auto' else impl
+    if impl != 'auto':
+        return impl
+    if device_type == 'cpu':
+        return 'torch'
+    chosen = auto_impl(device_type, mmcv_has_cuda_ops() if mmcv_has_cuda is None else mmcv_has_cuda)
+    if chosen == 'torch':
+        _warn_fallback_once(device_type)
+    return chosen
+
+
+def _resolve(impl: str, x: torch.Tensor) -> str:
+    return resolve_impl(impl, x.device.type)
 
 
 def _pad_to_kernel(x, offset, mask, kernel, stride, padding, dilation):
@@ -102,7 +149,9 @@ def _sampling(offset, mask, size, kernel, stride, padding, dilation, deform_grou
 
     Along each axis the corners are floor(coordinate) + (0, 1), with weights (1 - frac, frac), 0 for corners off the
     map (which read 0) and for points outside (-1, size), where mmcv samples nothing; their indices are clamped onto
-    the map. floor() is held constant, so the weights' derivatives are mmcv's right-sided ones."""
+    the map. floor() is held constant, so the weights' derivatives are mmcv's right-sided ones. Coordinates and
+    weights are float32 at least, whatever the offsets' dtype (half or bfloat16 under autocast)."""
+    offset = offset.to(torch.promote_types(offset.dtype, torch.float32))
     coords = _points(offset, kernel, stride, padding, dilation, deform_groups)
     (n, _, oh, ow), (h, w) = offset.shape, size
     index_dtype = torch.int32 if n * h * w * deform_groups < 2 ** 31 else torch.int64  # int32 gathers faster
@@ -136,7 +185,20 @@ def _table(x, deform_groups):
 
 def _gather(table, rows, weights):
     """Every sample as the weighted sum of its 4 corner rows: (number of points, C / deform_groups)."""
-    return F.embedding_bag(rows.reshape(-1, 4), table, mode='sum', per_sample_weights=weights.reshape(-1, 4))
+    if torch.onnx.is_in_onnx_export():
+        return _gather_for_export(table, rows, weights)
+    return F.embedding_bag(rows.reshape(-1, 4), table, mode='sum',
+                           per_sample_weights=weights.reshape(-1, 4).to(table.dtype))
+
+
+def _gather_for_export(table, rows, weights):
+    """:func:`_gather` while exporting to ONNX: embedding_bag exports as an ONNX Loop over the points, which
+    onnxruntime runs 2.5x slower (SEPC-lite demo, 160 px); indexing the corner rows (ONNX Gather) and summing them
+    in embedding_bag's order gives the same values as plain tensor ops."""
+    corners = table.index_select(0, rows.reshape(-1)).view(-1, 4, table.shape[1])
+    weights = weights.reshape(-1, 4, 1)
+    return (corners[:, 0] * weights[:, 0] + corners[:, 1] * weights[:, 1] + corners[:, 2] * weights[:, 2]
+            + corners[:, 3] * weights[:, 3])
 
 
 _CHANNELS_LAST_WEIGHTS: dict[int, tuple] = {}  # id(weight) -> ((version, data pointer), converted weight)
@@ -163,6 +225,7 @@ def _conv_of_samples(table, rows, weights, weight, bias, groups, out_width):
     n, out_rows = rows.shape[:2]
     kh, kw = weight.shape[-2:]
     image = _gather(table, rows, weights).view(n, out_rows * kh, out_width * kw, -1).permute(0, 3, 1, 2)
+    weight, bias = (t if t is None else t.to(image.dtype) for t in (weight, bias))  # (autocast casts them anyway)
     return F.conv2d(image, weight, bias, stride=(kh, kw), groups=groups)
 
 
@@ -179,9 +242,10 @@ def _matmul_of_samples(table, rows, weights, weight, bias, groups, out_width):
     cols = _gather(table, by_position(rows), by_position(weights)).view(positions, taps, groups, group_channels)
     cols = cols.permute(2, 0, 1, 3).reshape(groups, positions, -1)  # a view when groups == 1
     wmat = weight.reshape(groups, -1, group_channels, taps).transpose(2, 3).reshape(groups, -1, taps * group_channels)
-    out = torch.matmul(cols, wmat.transpose(1, 2)).transpose(0, 1).reshape(n, out_rows, out_width, out_channels)
+    out = torch.matmul(cols, wmat.transpose(1, 2).to(cols.dtype))  # (under autocast both are cast anyway)
+    out = out.transpose(0, 1).reshape(n, out_rows, out_width, out_channels)
     if bias is not None:
-        out = out + bias
+        out = out + bias.to(out.dtype)
     return out.permute(0, 3, 1, 2).contiguous()
 
 
@@ -206,12 +270,14 @@ def _deform_torch(x, offset, mask, weight, bias, stride, padding, dilation, grou
     rows, weights = _sampling(offset, mask, (h, w), (kh, kw), stride, padding, dilation, deform_groups)
     if _records_graph(x, offset, mask, weight, bias):
         return _matmul_of_samples(table, rows, weights, weight, bias, groups, ow)
-    out, weight = x.new_empty(n, out_channels, oh, ow), _channels_last(weight)
+    out, weight = None, _channels_last(weight)
     band = max(1, BAND_ELEMENTS // (n * c * kh * kw * ow))
     for r in range(0, oh, band):
-        out[:, :, r:r + band] = _conv_of_samples(table, rows[:, r:r + band], weights[:, r:r + band], weight, bias,
-                                                 groups, ow)
-    return out
+        band_out = _conv_of_samples(table, rows[:, r:r + band], weights[:, r:r + band], weight, bias, groups, ow)
+        if out is None:  # in the convolution's dtype, which autocast chooses
+            out = band_out.new_empty(n, out_channels, oh, ow)
+        out[:, :, r:r + band] = band_out
+    return out if out is not None else x.new_empty(n, out_channels, oh, ow)  # (no output rows)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -224,7 +290,8 @@ def deform_conv2d_any_size(x: torch.Tensor, offset: torch.Tensor, weight: torch.
     if _resolve(impl, x) == 'torch':
         return _deform_torch(x, offset, None, weight, None, stride, padding, dilation, groups, deform_groups)
     x, offset, _, crop = _pad_to_kernel(x, offset, None, tuple(weight.shape[-2:]), stride, padding, dilation)
-    out = deform_conv2d(x, offset.contiguous(), weight, stride, padding, dilation, groups, deform_groups, False)
+    out = run_in_mmcv_dtype(lambda *t: deform_conv2d(*t, stride, padding, dilation, groups, deform_groups, False),
+                            x, offset.contiguous(), weight)
     return out if crop is None else out[..., :crop[0], :crop[1]].contiguous()
 
 
@@ -237,8 +304,8 @@ def modulated_deform_conv2d_any_size(x: torch.Tensor, offset: torch.Tensor, mask
     if _resolve(impl, x) == 'torch':
         return _deform_torch(x, offset, mask, weight, bias, stride, padding, dilation, groups, deform_groups)
     x, offset, mask, crop = _pad_to_kernel(x, offset, mask, tuple(weight.shape[-2:]), stride, padding, dilation)
-    out = modulated_deform_conv2d(x, offset.contiguous(), mask.contiguous(), weight, bias, stride, padding,
-                                  dilation, groups, deform_groups)
+    out = run_in_mmcv_dtype(lambda *t: modulated_deform_conv2d(*t, stride, padding, dilation, groups, deform_groups),
+                            x, offset.contiguous(), mask.contiguous(), weight, bias)
     return out if crop is None else out[..., :crop[0], :crop[1]].contiguous()
 
 
@@ -246,7 +313,8 @@ class DCNv2Pack(ModulatedDeformConv2dPack):
     """mmcv's ``ModulatedDeformConv2dPack`` (``conv_cfg=dict(type='DCNv2')``: same parameters, state_dict keys,
     initialisation and offset/mask layout) whose deformable conv runs through :mod:`convzoo.layers.deform`:
     ``dcn_impl='torch'`` is the embedding_bag version (equal values and gradients, several times faster on the
-    CPU), ``'mmcv'`` mmcv's compiled op, ``'auto'`` the former for CPU tensors and the latter elsewhere."""
+    CPU), ``'mmcv'`` mmcv's compiled op, ``'auto'`` the latter for CUDA tensors when mmcv has CUDA kernels and the
+    former otherwise."""
 
     def __init__(self, *args, dcn_impl: str = 'auto', **kwargs):
         check_impl(dcn_impl, 'DCNv2Pack: dcn_impl')

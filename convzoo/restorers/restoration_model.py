@@ -90,10 +90,11 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return starts + [length - tile]
 
 
-def blend_ramp(size: int, inner_before: bool, inner_after: bool, overlap: int, margin: int) -> torch.Tensor:
+def blend_ramp(size: int, inner_before: bool, inner_after: bool, overlap: int, margin: int,
+               device: torch.device | str | None = None) -> torch.Tensor:
     """1-D blending weights of a tile: 0 within ``margin`` of an inner edge, rising linearly over the overlap."""
-    pos = torch.arange(size, dtype=torch.float32) + 0.5
-    weight = torch.ones(size)
+    pos = torch.arange(size, dtype=torch.float32, device=device) + 0.5
+    weight = torch.ones(size, device=device)
     span = max(overlap - 2 * margin, 1)
     if inner_before:
         weight = torch.minimum(weight, ((pos - margin) / span).clamp(0, 1))
@@ -176,8 +177,8 @@ class RestorationModel(BaseModel):
         for top in tile_starts(h, tile, overlap):
             for left in tile_starts(w, tile, overlap):
                 piece = self.run_network(x[..., top:top + tile_h, left:left + tile_w])[1]
-                wy = blend_ramp(tile_h, top > 0, top + tile_h < h, overlap, margin).repeat_interleave(s)
-                wx = blend_ramp(tile_w, left > 0, left + tile_w < w, overlap, margin).repeat_interleave(s)
+                wy = blend_ramp(tile_h, top > 0, top + tile_h < h, overlap, margin, x.device).repeat_interleave(s)
+                wx = blend_ramp(tile_w, left > 0, left + tile_w < w, overlap, margin, x.device).repeat_interleave(s)
                 weight = (wy[:, None] * wx[None, :]).to(x)
                 rows, cols = slice(top * s, (top + tile_h) * s), slice(left * s, (left + tile_w) * s)
                 out[..., rows, cols] += piece * weight

@@ -170,11 +170,11 @@ class RotatedBoxes(BaseBoxes):
         self.tensor = regularize_le90(torch.cat([centres, self.tensor[..., 2:4], theta], -1))
 
     def project_(self, homography_matrix) -> None:
-        matrix = torch.as_tensor(np.asarray(homography_matrix), dtype=self.tensor.dtype)
+        matrix = torch.as_tensor(np.asarray(homography_matrix), dtype=self.tensor.dtype, device=self.tensor.device)
         corners = rbox_to_poly(self.tensor).reshape(-1, 4, 2)
         corners = torch.cat([corners, corners.new_ones(*corners.shape[:-1], 1)], -1) @ matrix.T
         corners = corners[..., :2] / corners[..., 2:3]
-        boxes = poly_to_rbox(corners.reshape(-1, 8).numpy()) if len(corners) else np.zeros((0, 5))
+        boxes = poly_to_rbox(corners.reshape(-1, 8).cpu().numpy()) if len(corners) else np.zeros((0, 5))
         self.tensor = self.tensor.new_tensor(boxes).reshape(self.tensor.shape)
 
     def _scaled(self, scale_factor, move_centres: bool) -> Tensor:

@@ -1,4 +1,5 @@
-"""SEPC suite: RetinaNet-FPN vs SEPC-lite vs full SEPC, R50, 640x640, batch 1, CPU latency."""
+"""SEPC suites: RetinaNet-FPN vs SEPC-lite vs full SEPC, R50, 640x640, batch 1, CPU latency (``sepc``); the same
+comparison, with RCNet, for the demo detectors at the 160 px they train on (``sepc_demo``: quick)."""
 import torch
 
 from convzoo.core.benchmark import build_for_timing, report, time_round_robin
@@ -45,4 +46,20 @@ def bench_sepc(args, size: int = 640) -> list:
     return rows
 
 
-SUITES = {'sepc': bench_sepc}
+DEMOS = {'RetinaNet demo (baseline)': 'configs/sepc/demo/retinanet_baseline_demo.py',
+         'SEPC-lite demo': 'configs/sepc/demo/sepc_lite_retinanet_demo.py',
+         'full SEPC demo': 'configs/sepc/demo/sepc_retinanet_demo.py',
+         'RCNet demo': 'configs/rcnet/demo/rcnet_retinanet_demo.py'}
+
+
+def bench_sepc_demo(args, size: int = 160) -> list:
+    """The demo detectors (ResNet-18/16, initialised as for training) on one 160 px image: network forward."""
+    x = torch.randn(1, 3, size, size)
+    models = {name: build_for_timing(cfg) for name, cfg in DEMOS.items()}
+    with torch.inference_mode():
+        times = time_round_robin({n: (lambda m=m: m(x, mode='tensor')) for n, m in models.items()}, args.repeats)
+    return report(f'Demo detectors, {size}x{size}, batch 1, CPU ({torch.get_num_threads()} threads), network forward',
+                  times, 'RetinaNet demo (baseline)')
+
+
+SUITES = {'sepc': bench_sepc, 'sepc_demo': bench_sepc_demo}

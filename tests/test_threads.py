@@ -1,7 +1,6 @@
 """Thread defaults for a busy machine (convzoo.core.threads), the busy benchmark suite's bookkeeping, and the
 benchmark printing its tables without mmengine's initialisation log."""
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,6 @@ from convzoo.cli.benchmarks import busy
 from convzoo.core import threads
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIMS = sorted(p for p in (ROOT / 'tools').glob('*.py') if 'from convzoo.cli.common import run_main' in p.read_text())
 
 
 def test_defaults_fill_only_what_the_user_left_unset():
@@ -47,23 +45,19 @@ def test_prepare_process_records_whether_openmp_already_spins(monkeypatch):
     assert threads.openmp_spins() and environ['GOMP_SPINCOUNT'] == '1000'  # children will spin briefly
 
 
-@pytest.mark.parametrize('shim', SHIMS, ids=lambda p: p.name)
-def test_every_tool_shim_sets_the_defaults_before_it_imports_convzoo(shim):
-    imports = [line for line in shim.read_text().splitlines() if re.match(r'(import|from) \w', line)]
-    assert imports[0].startswith('import _env_defaults'), f'{shim.name}: import _env_defaults first'
-
-
 def _env_at_torch_start(env: dict) -> str:
-    """The wait settings as a tool process has them when torch starts (tools/_env_defaults runs, then torch)."""
-    code = ('import sys; sys.path.insert(0, "tools"); import _env_defaults, os; assert "torch" not in sys.modules; '
-            'import torch; print(os.environ.get("GOMP_SPINCOUNT"), os.environ.get("OMP_WAIT_POLICY"))')
+    """The wait settings as a convzoo process (a tool, the command, a script importing convzoo first) has them when
+    torch starts: ``import convzoo`` sets them before it loads torch."""
+    code = ('import os, convzoo; from convzoo.core import threads; '
+            'assert threads._spins is False, "torch was loaded before the defaults"; '
+            'print(os.environ.get("GOMP_SPINCOUNT"), os.environ.get("OMP_WAIT_POLICY"))')
     proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True, text=True,
                           check=False, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
 
-def test_tools_put_short_spinning_in_place_before_torch_starts():
+def test_import_convzoo_puts_short_spinning_in_place_before_torch_starts():
     plain = {k: v for k, v in os.environ.items() if k not in threads.USER_WAIT_SETTINGS}
     assert _env_at_torch_start(plain) == '1000 PASSIVE'
     assert _env_at_torch_start({**plain, 'OMP_WAIT_POLICY': 'ACTIVE'}) == 'None ACTIVE'

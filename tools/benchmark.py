@@ -1,5 +1,4 @@
 """CPU benchmarks with same-run baselines: ``convzoo benchmark``. Same arguments; see ``--help``."""
-import _env_defaults  # noqa: F401,I001  (first: OpenMP settings into the environment before torch starts)
 from convzoo.cli.benchmark import main
 from convzoo.cli.common import run_main
 

@@ -1,5 +1,4 @@
 """Demo configs trained beside their baselines: ``convzoo compare-demos``. Same arguments; see ``--help``."""
-import _env_defaults  # noqa: F401,I001  (first: OpenMP settings into the environment before torch starts)
 from convzoo.cli.common import run_main
 from convzoo.cli.compare_demos import main
 

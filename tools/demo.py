@@ -1,5 +1,4 @@
 """The main job of ``make demo`` (and ``--task rotated``): ``convzoo demo``. Same arguments; see ``--help``."""
-import _env_defaults  # noqa: F401,I001  (first: OpenMP settings into the environment before torch starts)
 from convzoo.cli.common import run_main
 from convzoo.cli.demo import main
 

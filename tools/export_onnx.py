@@ -2,7 +2,6 @@
 
     python tools/export_onnx.py CONFIG [CHECKPOINT] OUT.onnx [--input-size H W]    (see --help)
 """
-import _env_defaults  # noqa: F401,I001  (first: OpenMP settings into the environment before torch starts)
 from convzoo.cli.common import run_main
 from convzoo.cli.export import main
 

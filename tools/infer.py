@@ -1,5 +1,4 @@
 """Run a model on an image, folder, glob or video: ``convzoo infer``. Same arguments; see ``--help``."""
-import _env_defaults  # noqa: F401,I001  (first: OpenMP settings into the environment before torch starts)
 from convzoo.cli.common import run_main
 from convzoo.cli.infer import main
 

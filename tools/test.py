@@ -1,5 +1,4 @@
 """Evaluate a checkpoint on a config's test set: ``convzoo test``. Same arguments; see ``--help``."""
-import _env_defaults  # noqa: F401,I001  (first: OpenMP settings into the environment before torch starts)
 from convzoo.cli.common import run_main
 from convzoo.cli.test import main
 

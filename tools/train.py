@@ -1,5 +1,4 @@
 """Train a model from a config (mmdet's CLI conventions): ``convzoo train``. Same arguments; see ``--help``."""
-import _env_defaults  # noqa: F401,I001  (first: OpenMP settings into the environment before torch starts)
 from convzoo.cli.common import run_main
 from convzoo.cli.train import main
 

@@ -11,8 +11,8 @@ Defaults, set only where the user chose no wait setting of their own: ``GOMP_SPI
 microseconds, then sleeps: within 10-25 % of the spinning default on an idle machine, where waiting passively at
 once costs 35 %) and ``OMP_WAIT_POLICY=PASSIVE`` (the portable form, for other OpenMP runtimes; in libgomp
 ``GOMP_SPINCOUNT`` takes precedence). OpenMP reads them once, when torch is imported, so they have to be in the
-environment before: the command-line entry points put them there first (:func:`apply_env_defaults`,
-:func:`prepare_process`), and child processes inherit them.
+environment before: ``import convzoo`` puts them there before it loads torch (:func:`prepare_process`; the tools,
+the ``convzoo`` command and scripts that import convzoo first), and child processes inherit them.
 
 Thread counts stay torch's (the physical cores) unless the user sets ``OMP_NUM_THREADS``: with short spinning a
 2-thread run beside another busy process gets about its fair share. Data-loader worker processes already run one

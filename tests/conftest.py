@@ -94,6 +94,18 @@ def tool_script():
     return load_tool_script
 
 
+@pytest.fixture(autouse=True)
+def _default_scope_restored():
+    """Each test leaves mmengine's default registry scope as it found it: building an Inferencer or a runner sets
+    the process-wide scope (as mmdet's own APIs do), and a later test in the same worker would build from the wrong
+    registry."""
+    from mmengine.registry import DefaultScope
+    before = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)
+
+
 def pytest_collection_modifyitems(items):
     """Tests that run the tools in subprocesses are end-to-end runs (``-m 'not e2e'`` leaves them out)."""
     for item in items:

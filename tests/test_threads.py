@@ -127,9 +127,9 @@ def _init_log_lines(text: str) -> list[str]:
 
 
 def test_benchmark_prints_tables_not_the_initialisation_log(capfd):
-    from convzoo.cli.benchmark import main
     from mmengine.logging import MMLogger
 
+    from convzoo.cli.benchmark import main
     from convzoo.core.benchmark import build_for_timing, tables_only
     MMLogger.get_instance('init_log_test', log_level='INFO')  # current logger: earlier tests may leave a quiet one
     build_for_timing('configs/sepc/demo/sepc_lite_retinanet_demo.py')  # init_weights logs, e.g. '... Initialized by'

@@ -53,3 +53,25 @@ def test_deformable_conv_follows_autocast_and_samples_in_float32():
         low = deform_conv2d_any_size(x, offset.bfloat16(), weight, padding=1)
     assert low.dtype == torch.bfloat16
     assert 0 < (low.float() - reference).abs().max() / reference.abs().max() < 2e-2
+
+
+@pytest.mark.parametrize('dtype', gpu_check.AMP_DTYPES)
+@pytest.mark.parametrize('config', ['configs/dn_fpn/demo/faster_rcnn_baseline_tiny_demo.py',
+                                    'configs/dn_fpn/demo/dn_fpn_faster_rcnn_tiny_demo.py'])
+def test_two_stage_detectors_predict_under_autocast(config, dtype):
+    """mmdet's own Faster R-CNN (and DN-FPN on it) predicts under CPU autocast: mmcv's NMS and RoIAlign, which have
+    float32 CPU kernels only, run such inputs in float32 (convzoo.core.mmcv_dtypes, installed by import convzoo)."""
+    from mmdet.registry import MODELS
+    from mmdet.structures import DetDataSample
+    from mmengine.registry import init_default_scope
+
+    from convzoo.core.config import load_config
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    model = MODELS.build(load_config(config).model).eval()
+    meta = dict(img_shape=(128, 128), ori_shape=(128, 128), scale_factor=(1.0, 1.0))
+    pixels = torch.randint(0, 256, (3, 128, 128), dtype=torch.uint8)
+    data = model.data_preprocessor(dict(inputs=[pixels], data_samples=[DetDataSample(metainfo=meta)]), False)
+    with torch.no_grad(), _cpu_backend_for(dtype), torch.autocast('cpu', dtype=getattr(torch, dtype)):
+        found = model(**data, mode='predict')[0].pred_instances
+    assert len(found) > 0 and torch.isfinite(found.bboxes.float()).all() and torch.isfinite(found.scores.float()).all()

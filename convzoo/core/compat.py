@@ -23,6 +23,7 @@ import os.path as osp
 import warnings
 
 from convzoo.core.errors import ImageReadError
+from convzoo.core.mmcv_dtypes import mmcv_functions_accept_any_dtype
 from convzoo.core.safe_load import install_loaders
 
 _applied = False
@@ -89,4 +90,5 @@ def apply() -> None:
         warnings.filterwarnings('ignore', message=message)
     _patch_pkg_resources()
     _typed_image_errors()
+    mmcv_functions_accept_any_dtype()  # NMS and RoIAlign under CPU autocast (bfloat16 / half)
     _applied = True

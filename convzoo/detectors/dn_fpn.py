@@ -20,8 +20,6 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch import nn
 
-from convzoo.layers.mmcv_dtypes import mmcv_ops_accept_any_dtype
-
 PREFIX = 'dn_fpn_loss.'
 
 
@@ -163,7 +161,6 @@ class DNFPNMixin:
             # mmdet makes the RPN's anchors, hence its proposals, in the dtype of its outputs, and mmcv's NMS reads
             # float32 boxes only (on the CPU and CUDA): under autocast, proposals are decoded and suppressed in float32
             self.rpn_head.register_forward_hook(_outputs_in_float32)
-        mmcv_ops_accept_any_dtype(self)  # the RoI heads' RoIAlign under bfloat16
 
     def extract_feat(self, batch_inputs: torch.Tensor):
         backbone_feats = self.backbone(batch_inputs)

@@ -34,7 +34,6 @@ from convzoo.core.errors import ConfigError
 from convzoo.heads.midpoint_offset_coder import check_angle_version
 from convzoo.heads.oriented_rpn_head import sparse_nms_cfg
 from convzoo.heads.rotated_anchor_coder import require_delta_coder
-from convzoo.layers.mmcv_dtypes import run_in_mmcv_dtype
 from convzoo.structures.rotated_boxes import RotatedBoxes
 
 ROTATED_ROI_LAYER = dict(type='RoIAlignRotated', output_size=7, sampling_ratio=2, clockwise=True)
@@ -89,12 +88,12 @@ class RotatedSingleRoIExtractor(BaseRoIExtractor):
             rois = self.roi_rescale(rois, roi_scale_factor).contiguous()
         num_levels = len(feats)
         if num_levels == 1:
-            return run_in_mmcv_dtype(self.roi_layers[0], feats[0], rois) if len(rois) else out + feats[0].sum() * 0
+            return self.roi_layers[0](feats[0], rois) if len(rois) else out + feats[0].sum() * 0
         levels = self.map_roi_levels(rois, num_levels)
         for i in range(num_levels):
             index = (levels == i).nonzero(as_tuple=True)[0]
             if len(index):
-                out[index] = run_in_mmcv_dtype(self.roi_layers[i], feats[i], rois[index].contiguous())  # (bf16)
+                out[index] = self.roi_layers[i](feats[i], rois[index].contiguous())
             else:  # keep every level in the graph (distributed training expects the same graph on every rank)
                 out = out + feats[i].sum() * 0
         return out

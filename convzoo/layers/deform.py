@@ -35,7 +35,7 @@ and ``torch`` on any other device (with one warning per process when a GPU has t
 
 Mixed precision: sampling coordinates and bilinear weights are computed in float32 at least (a bfloat16 coordinate
 above 128 is off by up to half a pixel), the gather runs in the input's dtype and the product with the weight follows
-autocast like any convolution. mmcv's kernels run dtypes they lack in float32 (``convzoo.layers.mmcv_dtypes``).
+autocast like any convolution. mmcv's kernels run dtypes they lack in float32 (``convzoo.core.mmcv_dtypes``).
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from mmcv.ops import ModulatedDeformConv2dPack, deform_conv2d, modulated_deform_conv2d
 from torch.nn.modules.utils import _pair
 
-from convzoo.layers.mmcv_dtypes import run_in_mmcv_dtype
+from convzoo.core.mmcv_dtypes import run_in_mmcv_dtype
 
 IMPLS = ('auto', 'mmcv', 'torch')
 

@@ -8,7 +8,6 @@ dtype autocast would have given.
 from __future__ import annotations
 
 import functools
-import types
 from collections.abc import Callable
 
 import torch
@@ -32,13 +31,30 @@ def run_in_mmcv_dtype(op: Callable, x: torch.Tensor, *args):
                     for a in (x, *args))).to(low)
 
 
-def _forward_in_mmcv_dtype(module: torch.nn.Module, x, *args):
-    return run_in_mmcv_dtype(functools.partial(type(module).forward, module), x, *args)
+def mmcv_functions_accept_any_dtype() -> None:
+    """Route mmcv's NMS function (``batched_nms`` looks it up by name in its module, so every detector's post-processing
+    goes through it) and its RoIAlign modules through :func:`run_in_mmcv_dtype`: mmdet's own detectors then predict
+    under CPU autocast too (called once by :func:`convzoo.core.compat.apply`)."""
+    import importlib
 
+    from mmcv.ops import RoIAlign, RoIAlignRotated
+    nms_module = importlib.import_module('mmcv.ops.nms')  # the module: mmcv.ops.nms as an attribute is the function
+    if getattr(nms_module.nms, 'any_dtype', False):
+        return
+    plain_nms = nms_module.nms
 
-def mmcv_ops_accept_any_dtype(model: torch.nn.Module) -> None:
-    """Make every mmcv op module inside ``model`` (RoIAlign of mmdet's RoI extractors, ...) run inputs of a dtype
-    its kernels lack through :func:`run_in_mmcv_dtype` (a bound method: copies of the model keep it)."""
-    for module in model.modules():
-        if type(module).__module__.startswith('mmcv.ops.'):
-            module.forward = types.MethodType(_forward_in_mmcv_dtype, module)
+    @functools.wraps(plain_nms)
+    def nms(boxes, scores, *args, **kwargs):
+        if not any(isinstance(t, torch.Tensor) and unknown_to_mmcv(t.dtype, t.device.type) for t in (boxes, scores)):
+            return plain_nms(boxes, scores, *args, **kwargs)
+        dets, keep = plain_nms(boxes.float(), scores.float(), *args, **kwargs)
+        return dets.to(boxes.dtype), keep
+
+    nms.any_dtype = True
+    nms_module.nms = nms
+    for op in (RoIAlign, RoIAlignRotated):
+        plain_forward = op.forward
+        op.forward = functools.wraps(plain_forward)(
+            lambda self, x, *args, _forward=plain_forward: run_in_mmcv_dtype(
+                functools.partial(_forward, self), x, *args))
+

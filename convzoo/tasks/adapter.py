@@ -116,8 +116,11 @@ class LabelLayout:
         image_h = self.canvas.shape[0]
         start = inside[0] if inside else (self._inside(corners[0][0], 0, width, height) or (0, 0))
         x, y = start
+        # the labels in this label's columns, top first: the search down the image looks at these only, and steps
+        # below the highest one in the way, so the first free gap is found
+        column = sorted((t for t in self.taken if t[0] < x + width and x < t[2]), key=lambda t: t[1])
         while y + height <= image_h:
-            blocker = self._blocker((x, y, x + width, y + height))
+            blocker = next((t for t in column if t[1] < y + height and y < t[3]), None)
             if blocker is None:
                 return x, y
             y = blocker[3]

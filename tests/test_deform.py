@@ -1,11 +1,14 @@
 """The torch deformable conv equals mmcv's compiled CPU op: output and the gradients with respect to input, offset,
 weight (and mask for DCNv2), within float32 rounding, including sampling points on whole pixels (zero and integer
 offsets), half-way points, random points and points on or beyond the border (-1, H, W), for DCNv1 and DCNv2."""
+import os
+import os.path as osp
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from convzoo.layers import deform
+from convzoo.layers import deform, native
 from convzoo.layers.deform import DCNv2Pack, deform_conv2d_any_size, modulated_deform_conv2d_any_size
 
 CASES = [  # (input size, stride, dilation, groups, deform_groups)
@@ -52,31 +55,52 @@ def assert_float32_equal(actual, expected):
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5 * float(expected.detach().abs().max()) + 1e-30)
 
 
+@pytest.fixture
+def without_native(monkeypatch):
+    """convzoo's PyTorch sampling (embedding_bag) in place of the C sampler, as on a machine without a compiler."""
+    def use():
+        monkeypatch.setattr(native, 'deform_sampler', lambda: None)
+    return use
+
+
 def _check_same_as_mmcv(fn, *tensors):
-    """Output and gradients with autograd (one matrix product), and the output without (banded strided conv)."""
+    """Output and gradients with autograd (one matrix product), and the output without (banded strided conv of the
+    C sampler's samples)."""
     ref, ref_grads = _grads(lambda *t: fn(*t, impl='mmcv'), *tensors)
     out, grads = _grads(lambda *t: fn(*t, impl='torch'), *tensors)
     assert_float32_equal(out, ref)
     for got, want in zip(grads, ref_grads):
         assert_float32_equal(got, want)
+    assert native.deform_sampler() is not None, 'the C sampler should be built on a machine with a C compiler'
     with torch.no_grad():
         assert_float32_equal(fn(*tensors, impl='torch'), ref)
 
 
+def _check_pytorch_sampling_same_as_mmcv(fn, *tensors):
+    """Without autograd and without the C sampler: embedding_bag's samples."""
+    with torch.no_grad():
+        assert_float32_equal(fn(*tensors, impl='torch'), fn(*tensors, impl='mmcv'))
+
+
 @pytest.mark.parametrize('kind', OFFSETS)
 @pytest.mark.parametrize('case', CASES)
-def test_dcn_v1_torch_equals_mmcv(case, kind):
+def test_dcn_v1_torch_equals_mmcv(case, kind, without_native):
     x, w, offset, _, kw = _inputs(*case, kind)
-    _check_same_as_mmcv(lambda a, b, c, impl: deform_conv2d_any_size(a, c, b, impl=impl, **kw), x, w, offset)
+    fn = lambda a, b, c, impl: deform_conv2d_any_size(a, c, b, impl=impl, **kw)  # noqa: E731
+    _check_same_as_mmcv(fn, x, w, offset)
+    without_native()
+    _check_pytorch_sampling_same_as_mmcv(fn, x, w, offset)
 
 
 @pytest.mark.parametrize('kind', OFFSETS)
 @pytest.mark.parametrize('case', CASES)
-def test_dcn_v2_torch_equals_mmcv(case, kind):
+def test_dcn_v2_torch_equals_mmcv(case, kind, without_native):
     x, w, offset, mask, kw = _inputs(*case, kind, seed=1)
     bias = torch.randn(w.shape[0])
-    _check_same_as_mmcv(lambda a, b, c, d, impl: modulated_deform_conv2d_any_size(a, c, d, b, bias, impl=impl, **kw),
-                        x, w, offset, mask)
+    fn = lambda a, b, c, d, impl: modulated_deform_conv2d_any_size(a, c, d, b, bias, impl=impl, **kw)  # noqa: E731
+    _check_same_as_mmcv(fn, x, w, offset, mask)
+    without_native()
+    _check_pytorch_sampling_same_as_mmcv(fn, x, w, offset, mask)
 
 
 def test_dcn_v2_with_many_channels_equals_mmcv():
@@ -122,16 +146,50 @@ def test_unknown_impl_is_refused():
                                padding=1, impl='cuda')
 
 
+@pytest.mark.parametrize('sampler', ['C', 'PyTorch'])
 @pytest.mark.parametrize('stride', [1, 2])
-def test_banded_inference_equals_the_whole_map(monkeypatch, stride):
+def test_banded_inference_equals_the_whole_map(monkeypatch, without_native, stride, sampler):
     """Without autograd, the output is computed a band of rows at a time (3 rows here): the same values as one band."""
+    if sampler == 'PyTorch':
+        without_native()
     x, w, offset, mask, kw = _inputs((13, 11), stride, 1, 2, 2, 'random')
     bias = torch.randn(w.shape[0])
     with torch.no_grad():
         whole = modulated_deform_conv2d_any_size(x, offset, mask, w, bias, impl='torch', **kw)
-        monkeypatch.setattr(deform, 'BAND_ELEMENTS', 3 * 2 * 4 * 9 * offset.shape[-1])
+        for name in ('BAND_ELEMENTS', 'NATIVE_BAND_ELEMENTS'):
+            monkeypatch.setattr(deform, name, 3 * 2 * 4 * 9 * offset.shape[-1])
         banded = modulated_deform_conv2d_any_size(x, offset, mask, w, bias, impl='torch', **kw)
     assert_float32_equal(banded, whole)
+
+
+def test_c_sampler_gives_the_same_samples_on_any_number_of_threads():
+    """The C sampler's rows split between threads: bit for bit the samples of one thread, for a band in the middle."""
+    sampler = native.deform_sampler()
+    x, _, offset, mask, _ = _inputs((13, 11), 1, 1, 1, 2, 'random', c=8)
+    table = x.permute(0, 2, 3, 1).contiguous()
+    images = []
+    for threads in (1, 2, 5):
+        image = torch.full((2, 4 * 3, 11 * 3, 8), float('nan'))
+        sampler(table.data_ptr(), offset.data_ptr(), mask.data_ptr(), image.data_ptr(), 2, 13, 11, 8, 2, 13, 11, 3, 3,
+                1, 1, 1, 1, 1, 1, 5, 4, threads)
+        images.append(image)
+    assert not images[0].isnan().any()  # every sample written
+    assert all(torch.equal(image, images[0]) for image in images)
+
+
+def test_c_sampler_builds_once_into_its_cache(tmp_path, monkeypatch):
+    """The library is compiled under a temporary name and renamed; a second build finds it and compiles nothing."""
+    monkeypatch.setenv('CONVZOO_NATIVE_CACHE', str(tmp_path))
+    path = native.build()
+    assert osp.dirname(path) == str(tmp_path) and osp.basename(path).startswith('deform_sample-')
+    assert sorted(os.listdir(tmp_path)) == [osp.basename(path)]  # no partial file left behind
+    built = os.stat(path).st_mtime_ns
+    assert native.build() == path and os.stat(path).st_mtime_ns == built
+
+
+def test_c_sampler_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv('CONVZOO_NATIVE', '0')
+    assert native.deform_sampler.__wrapped__() is None
 
 
 def test_inference_follows_in_place_weight_updates():

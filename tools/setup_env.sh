@@ -155,6 +155,9 @@ log "mmengine, mmdet, mmsegmentation and the data/eval packages"
 "${PIP[@]}" -r requirements/runtime.txt
 log "convzoo (editable)"
 "${PIP[@]}" "${CONVZOO_PIP[@]}"
+# convzoo's C sampler for the CPU deformable conv (a second; without a compiler the PyTorch sampling runs instead,
+# and a later run builds it when one appears)
+"$VENV/bin/python" -m convzoo.layers.native || log "could not build convzoo's C sampler; see above"
 
 install_chromium
 "$VENV/bin/python" tools/check_env.py || fail "the environment check failed; see the diagnosis above"

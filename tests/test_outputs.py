@@ -227,6 +227,21 @@ def test_labels_do_not_cover_each_other_where_there_is_room():
     assert not any(overlaps(a, b) for i, a in enumerate(rects) for b in rects[i + 1:])
 
 
+def test_in_a_crowd_no_label_covers_a_better_one():
+    """Forty labels on a 160 px image: the first (best) gets its first choice, every label drawn is clear of the
+    others, and those with no free place are left out, not drawn over the better ones."""
+    canvas = np.zeros((160, 160, 3), np.uint8)
+    layout = LabelLayout(canvas)
+    boxes = [(4 * i % 120, 30 + 2 * i % 90, 4 * i % 120 + 40, 30 + 2 * i % 90 + 30) for i in range(40)]
+    rects = [layout.draw(f'object {i} 0.{99 - i}', (0, 0, 255), box) for i, box in enumerate(boxes)]
+    drawn = [r for r in rects if r is not None]
+    height = rects[0][3] - rects[0][1]
+    assert rects[0][:2] == (boxes[0][0], boxes[0][1] - height)  # above its box, as preferred
+    assert not any(overlaps(a, b) for i, a in enumerate(drawn) for b in drawn[i + 1:])
+    assert 5 <= len(drawn) < len(rects)  # the image filled up: some labels are left out
+    assert layout.taken == drawn
+
+
 def test_rotated_labels_have_a_background_too():
     task = task_for(load_config(ROTATED), score_thr=0.3)
     task.set_meta(None)

@@ -83,8 +83,11 @@ def overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool
 
 class LabelLayout:
     """Labels drawn on one image: each on a filled box in its colour, placed at the first candidate position that
-    lies inside the image and covers no label drawn before it; when every candidate collides, shifted down below the
-    labels in the way (as far as the image allows). Draw the most important label first: it gets its first choice."""
+    lies inside the image and covers no label drawn before it, else the first free place straight below that
+    position. Draw the most important label first: it gets its first choice, and a label with no free place is left
+    out rather than drawn over a better one (in a crowded scene the picture keeps the best labels readable; the
+    boxes are all drawn and the results and JSON list every prediction). Collision tests look only at the labels
+    sharing the label's columns, and the search down the image is one pass over them."""
 
     def __init__(self, canvas: np.ndarray):
         self.canvas = canvas
@@ -105,31 +108,40 @@ class LabelLayout:
             return None
         return min(max(x, 0), max(image_w - width, 0)), y
 
-    def _blocker(self, rect) -> tuple[int, int, int, int] | None:
-        return next((t for t in self.taken if overlaps(rect, t)), None)
+    def _column(self, x: int, width: int) -> list[tuple[int, int, int, int]]:
+        """The labels drawn that share columns with a label from x to x + width, top first."""
+        return sorted((t for t in self.taken if t[0] < x + width and x < t[2]), key=lambda t: t[1])
 
-    def place(self, width: int, height: int, corners: list[tuple[int, int]]) -> tuple[int, int]:
+    def place(self, width: int, height: int, corners: list[tuple[int, int]]) -> tuple[int, int] | None:
+        """Where a label of width x height goes (its top-left corner), given its preferred ``corners``; None when
+        every place there would cover a label drawn before."""
         inside = [c for c in (self._inside(x, y, width, height) for x, y in corners) if c]
+        columns = {}  # the collision tests look only at the labels in the label's columns (one x for all corners)
         for x, y in inside:
-            if self._blocker((x, y, x + width, y + height)) is None:
+            if x not in columns:
+                columns[x] = self._column(x, width)
+            if not any(t[1] < y + height and y < t[3] for t in columns[x]):
                 return x, y
-        image_h = self.canvas.shape[0]
-        start = inside[0] if inside else (self._inside(corners[0][0], 0, width, height) or (0, 0))
+        start = inside[0] if inside else self._inside(corners[0][0], 0, width, height)
+        if start is None:  # taller than the image
+            return None
         x, y = start
-        # the labels in this label's columns, top first: the search down the image looks at these only, and steps
-        # below the highest one in the way, so the first free gap is found
-        column = sorted((t for t in self.taken if t[0] < x + width and x < t[2]), key=lambda t: t[1])
-        while y + height <= image_h:
-            blocker = next((t for t in column if t[1] < y + height and y < t[3]), None)
-            if blocker is None:
-                return x, y
-            y = blocker[3]
-        return start  # crowded: overlapping is unavoidable
+        # down the image from the first choice: labels in the way, top first, each moving the label below it; the
+        # first gap tall enough is found in one pass (a label above the gap ends above it, once passed)
+        for t in columns[x] if x in columns else self._column(x, width):
+            if t[1] >= y + height:
+                break
+            y = max(y, t[3])
+        return (x, y) if y + height <= self.canvas.shape[0] else None
 
     def draw(self, text: str, colour: Sequence[int], region: Sequence[float], centre_x: float | None = None):
-        """Draw ``text`` on a box of BGR ``colour`` next to ``region``; returns the label's x1, y1, x2, y2."""
+        """Draw ``text`` on a box of BGR ``colour`` next to ``region``; returns the label's x1, y1, x2, y2, or None
+        when it had no free place and was left out."""
         width, height = self.style.size(text)
-        x, y = self.place(width, height, self.candidates(region, width, height, centre_x))
+        corner = self.place(width, height, self.candidates(region, width, height, centre_x))
+        if corner is None:
+            return None
+        x, y = corner
         rect = (x, y, x + width, y + height)
         cv2.rectangle(self.canvas, (x, y), (rect[2] - 1, rect[3] - 1), tuple(int(c) for c in colour), -1)
         put_text(self.canvas, text, (x, y), self.style, contrasting(colour))

@@ -2,8 +2,8 @@
 
     python tools/build_docs.py [OUT_DIR]          # default: build/api (open OUT_DIR/index.html)
 
-Every module of the package is documented (the ``convzoo`` command's entry ``convzoo.__main__`` excepted); docstrings
-are reStructuredText. The pages are written into a temporary folder beside OUT_DIR, which then takes OUT_DIR's
+Every module of the package is documented (the ``__main__`` entries of ``python -m``, which run their command
+when imported, excepted); docstrings are reStructuredText. The pages are written into a temporary folder beside OUT_DIR, which then takes OUT_DIR's
 place, so OUT_DIR is never a half-built site and an earlier build stays readable until the new one is complete.
 """
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / 'build' / 'api'
-SKIPPED = {'convzoo.__main__'}  # runs the command line when imported
 
 
 def package_modules() -> list[str]:
@@ -28,7 +27,7 @@ def package_modules() -> list[str]:
 
     import convzoo
     names = ['convzoo'] + [info.name for info in pkgutil.walk_packages(convzoo.__path__, 'convzoo.')]
-    return [name for name in names if name not in SKIPPED]
+    return [name for name in names if name.rpartition('.')[2] != '__main__']  # those run a command when imported
 
 
 def render_into(folder: Path) -> None:

@@ -17,10 +17,18 @@ def count(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def _plain_fusion_convs(model_cfg: dict) -> None:
+    model_cfg.neck.out_conv_cfg = dict(type='Conv2d')
+
+
 def bench_rcnet(args, size: int = 640) -> list:
     """RetinaNet R50 with RCNet vs with FPN: latency of the network forward, neck parameters, where time goes."""
     models = {'RetinaNet-FPN (baseline)': build_for_timing('configs/sepc/retinanet_r50_fpn_1x_coco.py'),
-              'RCNet RetinaNet': build_for_timing('configs/rcnet/retinanet_r50_rcnet_1x_coco.py')}
+              'RCNet RetinaNet': build_for_timing('configs/rcnet/retinanet_r50_rcnet_1x_coco.py'),
+              # the same neck with plain 3x3 fusion convs: no offsets, no sampling; what RCNet's other convs and
+              # its attention, gates and CSN cost by themselves (a floor for the DCNv2 version)
+              'RCNet, plain 3x3 fusion convs (floor)': build_for_timing(
+                  'configs/rcnet/retinanet_r50_rcnet_1x_coco.py', edit=_plain_fusion_convs)}
     x = torch.randn(1, 3, size, size)
     fpn, rcnet = models['RetinaNet-FPN (baseline)'].neck, models['RCNet RetinaNet'].neck
     print(f'\nNeck parameters: FPN {count(fpn) / 1e6:.3f} M, RCNet {count(rcnet) / 1e6:.3f} M '

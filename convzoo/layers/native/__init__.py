@@ -107,7 +107,3 @@ def main(argv=None) -> int:
         print(f'error: {e}', file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

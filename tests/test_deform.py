@@ -187,6 +187,20 @@ def test_c_sampler_builds_once_into_its_cache(tmp_path, monkeypatch):
     assert native.build() == path and os.stat(path).st_mtime_ns == built
 
 
+@pytest.mark.parametrize('sampler', ['C', 'PyTorch'])
+@pytest.mark.parametrize('bad', ['offset channels', 'mask channels', 'mask size', 'deform groups'])
+def test_offsets_of_the_wrong_shape_are_refused(without_native, sampler, bad):
+    """The C sampler reads offsets and mask by the kernel's sizes: a wrong shape is refused before it runs."""
+    if sampler == 'PyTorch':
+        without_native()
+    x, w, offset, mask, kw = _inputs((9, 7), 1, 1, 1, 2, 'random')
+    kw = dict(kw, deform_groups=3 if bad == 'deform groups' else 2)
+    offset = offset[:, :-2] if bad == 'offset channels' else offset
+    mask = mask[:, :-1] if bad == 'mask channels' else mask[..., :-1] if bad == 'mask size' else mask
+    with torch.no_grad(), pytest.raises(ValueError, match='deformable conv'):
+        modulated_deform_conv2d_any_size(x, offset, mask, w, None, impl='torch', **kw)
+
+
 def test_c_sampler_can_be_switched_off(monkeypatch):
     monkeypatch.setenv('CONVZOO_NATIVE', '0')
     assert native.deform_sampler.__wrapped__() is None

@@ -290,6 +290,7 @@ def _deform_torch(x, offset, mask, weight, bias, stride, padding, dilation, grou
     """The deformable conv (DCNv2 when ``mask`` is given) of any input size, by the sampling arrays of the whole
     output, then its product with the weight: band by band by convolution, or as one matrix under autograd. Without
     autograd, float32 CPU tensors go to the C sampler when it is built (:func:`_deform_native`)."""
+    _check_shapes(x, offset, mask, weight, deform_groups)
     if not _records_graph(x, offset, mask, weight, bias) and _native_applies(x, offset, mask):
         sampler = native.deform_sampler()
         if sampler is not None:
@@ -304,6 +305,21 @@ def _deform_torch(x, offset, mask, weight, bias, stride, padding, dilation, grou
         return _matmul_of_samples(table, rows, weights, weight, bias, groups, ow)
     return _convolve_bands(x, weight, (oh, ow), _band_rows(n, c, kh, kw, ow), lambda r, count, wt: _conv_of_samples(
         table, rows[:, r:r + count], weights[:, r:r + count], wt, bias, groups, ow))
+
+
+def _check_shapes(x, offset, mask, weight, deform_groups) -> None:
+    """Offsets (and mask) in mmcv's layout for this kernel: the C sampler reads them by these sizes, unchecked."""
+    n, c = x.shape[:2]
+    taps = deform_groups * weight.shape[-2] * weight.shape[-1]
+    if c % deform_groups:
+        raise ValueError(f'deformable conv: {c} input channels do not split into {deform_groups} deform groups')
+    for name, t, channels in (('offset', offset, 2 * taps), ('mask', mask, taps)):
+        if t is not None and (t.dim() != 4 or tuple(t.shape[:2]) != (n, channels)):
+            raise ValueError(f'deformable conv: {name} of shape {tuple(t.shape)}, expected ({n}, {channels}, H, W) '
+                             f'for a {weight.shape[-2]}x{weight.shape[-1]} kernel and {deform_groups} deform '
+                             'group(s)')
+    if mask is not None and mask.shape[-2:] != offset.shape[-2:]:
+        raise ValueError(f'deformable conv: mask of shape {tuple(mask.shape)} for offsets of {tuple(offset.shape)}')
 
 
 def _native_applies(x, offset, mask) -> bool:
